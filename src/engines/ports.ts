@@ -1,0 +1,81 @@
+/**
+ * Engines behind ports: the works and voice jobs call these, so a GPU engine (remote adapter) or a
+ * better local one replaces the baseline without touching the job code.
+ */
+
+export type VoiceTier = 'LITE' | 'PRO';
+export type SpeechLanguage = 'zh' | 'en';
+
+/** What training learns about a speaker; stored as JSON with the voice. Later engines may add fields. */
+export interface VoiceProfile {
+  version: number;
+  tier: VoiceTier;
+  /** Language of the training speech ('unknown' where the trainer cannot tell). */
+  language: SpeechLanguage | 'unknown';
+  /** Seconds of detected speech over all training audio. */
+  speechSeconds: number;
+  /** Median fundamental frequency of voiced frames, Hz. */
+  f0MedianHz: number;
+  /** 10th..90th percentile F0 spread, semitones. */
+  f0RangeSemitones: number;
+  /** Syllable-ish rate: energy peaks per second of speech. */
+  speakingRate: number;
+  /** RMS loudness of speech frames, dBFS. */
+  loudnessDb: number;
+  /** Engine-specific extra data (spectral envelope etc.). */
+  extra?: Record<string, unknown>;
+}
+
+export interface ProgressSink {
+  /** 0..1 within the current stage. */
+  (fraction: number): void;
+}
+
+export interface LipSyncInput {
+  videoFile: string;
+  audioFile: string;
+  /** Output: mp4, H.264 yuv420p + AAC, +faststart. */
+  outFile: string;
+  workDir: string;
+  onProgress: ProgressSink;
+  signal: AbortSignal;
+}
+
+export interface LipSyncEngine {
+  readonly name: string;
+  render(input: LipSyncInput): Promise<{ durationSec: number }>;
+}
+
+export interface SpeechInput {
+  text: string;
+  /** null: the default (untrained) voice. */
+  voice: VoiceProfile | null;
+  speedRatio: number;
+  pitchRatio: number;
+  volumeRatio: number;
+  /** seed kyyRole: speak text in a language other than the voice's training language. */
+  crossLanguage: boolean;
+  /** Output file; its extension picks the format (.mp3 for the API, .wav for lip-sync input). */
+  outFile: string;
+  workDir: string;
+  onProgress: ProgressSink;
+  signal: AbortSignal;
+}
+
+export interface SpeechEngine {
+  readonly name: string;
+  synthesize(input: SpeechInput): Promise<{ durationSec: number }>;
+}
+
+export interface VoiceTrainingInput {
+  /** Every training audio of this voice so far (oldest first), already downloaded and local. */
+  audioFiles: string[];
+  tier: VoiceTier;
+  workDir: string;
+  signal: AbortSignal;
+}
+
+export interface VoiceTrainer {
+  /** Throws AppError (permanent) when the audio holds too little speech (under 3 s). */
+  train(input: VoiceTrainingInput): Promise<VoiceProfile>;
+}
