@@ -1,0 +1,51 @@
+import type { Selectable } from 'kysely';
+import type { Clock } from './clock.ts';
+import type { Database } from './db/connect.ts';
+import type { CallbackDeliveriesTable } from './db/schema.ts';
+import { newId, type RandomSource } from './random.ts';
+
+export type CallbackDelivery = Selectable<CallbackDeliveriesTable>;
+
+/** The record of every callback delivery attempt (what was answered, or why nothing was). */
+export class CallbacksRepository {
+  constructor(
+    private readonly database: Database,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  async record(d: {
+    queueId: string;
+    refId: string;
+    url: string;
+    attempt: number;
+    httpStatus: number | null;
+    error: string;
+    durationMs: number;
+  }): Promise<void> {
+    await this.database.db
+      .insertInto('callback_deliveries')
+      .values({
+        id: newId(this.random, 'd_'),
+        queue_id: d.queueId,
+        ref_id: d.refId,
+        url: d.url,
+        attempt: d.attempt,
+        http_status: d.httpStatus,
+        error: d.error.slice(0, 1000),
+        duration_ms: d.durationMs,
+        created_at: this.clock.now(),
+      })
+      .execute();
+  }
+
+  async forRef(refId: string): Promise<CallbackDelivery[]> {
+    return this.database.db
+      .selectFrom('callback_deliveries')
+      .selectAll()
+      .where('ref_id', '=', refId)
+      .orderBy('created_at')
+      .orderBy('attempt')
+      .execute();
+  }
+}

@@ -1,0 +1,154 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** Migrations are code (no files to find at run time) and portable between SQLite and PostgreSQL. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('access_key', 'text', (c) => c.notNull().unique())
+        .addColumn('secret_key', 'text', (c) => c.notNull())
+        .addColumn('webhook_secret', 'text', (c) => c.notNull())
+        .addColumn('balance', 'bigint', (c) => c.notNull().check(sql`balance >= 0`))
+        .addColumn('lite_total', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('lite_used', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('pro_total', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('pro_used', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('tokens_expires').on('tokens').column('expires_at').execute();
+
+      await db.schema
+        .createTable('token_signs')
+        .addColumn('sign_hash', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('progress', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error_code', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error_message', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('callback_url', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('result_url', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('result_key', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('new_audio_url', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('duration', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('reserved_points', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('fee', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('jobs_account_status').on('jobs').columns(['account_id', 'status']).execute();
+
+      await db.schema
+        .createTable('voices')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('error_code', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error_message', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('trainings', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('profile', 'text')
+        .addColumn('callback_url', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('voices_account').on('voices').column('account_id').execute();
+
+      await db.schema
+        .createTable('voice_trainings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('voice_id', 'text', (c) => c.notNull().references('voices.id'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('audio_url', 'text', (c) => c.notNull())
+        .addColumn('audio_key', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('error_code', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error_message', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addUniqueConstraint('voice_trainings_voice_seq', ['voice_id', 'seq'])
+        .execute();
+
+      await db.schema
+        .createTable('ledger')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('job_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addColumn('fee', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('duration', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('type', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        // one reservation, one settlement... per job: a retried handler can never book twice
+        .addUniqueConstraint('ledger_job_kind', ['job_id', 'kind'])
+        .execute();
+      await db.schema.createIndex('ledger_account_time').on('ledger').columns(['account_id', 'created_at']).execute();
+
+      await db.schema
+        .createTable('queue')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('ref_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('run_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_until', 'bigint')
+        .addColumn('worker_id', 'text')
+        .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('dedupe_key', 'text', (c) => c.unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('queue_claim').on('queue').columns(['state', 'run_at']).execute();
+      await db.schema.createIndex('queue_ref').on('queue').column('ref_id').execute();
+
+      await db.schema
+        .createTable('callback_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('queue_id', 'text', (c) => c.notNull())
+        .addColumn('ref_id', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('http_status', 'integer')
+        .addColumn('error', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('callback_deliveries_ref').on('callback_deliveries').column('ref_id').execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

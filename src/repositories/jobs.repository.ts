@@ -1,0 +1,285 @@
+import type { Kysely, Selectable } from 'kysely';
+import { settleFailure, settleSuccess } from '../domain/billing.ts';
+import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
+import { CALLBACK_RETRY_DELAYS_MS, JobStatus, QueueKind, type CallbackRequest, type JobMode, type JobType } from '../domain/jobs.ts';
+import { changeBalance, lockAccount } from './accounts.repository.ts';
+import type { Clock } from './clock.ts';
+import type { Database } from './db/connect.ts';
+import type { DB, JobsTable } from './db/schema.ts';
+import type { QueueRepository } from './queue.repository.ts';
+import { newId, type RandomSource } from './random.ts';
+
+export type Job = Selectable<JobsTable>;
+
+export interface SubmitJobInput {
+  id: string;
+  accountId: string;
+  type: JobType;
+  mode: JobMode;
+  params: Record<string, unknown>;
+  title: string;
+  callbackUrl: string;
+  reservePoints: number;
+  limits: { maxRunning: number; maxPending: number };
+  queue: { kind: string; maxAttempts: number };
+}
+
+export interface JobResult {
+  resultUrl: string;
+  resultKey: string;
+  durationSec: number;
+  newAudioUrl?: string;
+}
+
+/** Builds the callback for a job's final state; null when the job has no callbackUrl. */
+export type CallbackBuilder = (job: Job) => CallbackRequest | null;
+
+/**
+ * Public jobs and their money. Every method that touches points is one transaction that starts by
+ * locking the account row; settlement is guarded by the job's status, so it happens exactly once.
+ */
+export class JobsRepository {
+  constructor(
+    private readonly database: Database,
+    private readonly queue: QueueRepository,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  /** seed 1.1 / 3.4 / 4.4: limits, reservation, job row and queue item, all or nothing. */
+  async submit(input: SubmitJobInput): Promise<Job> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const account = await lockAccount(trx, input.accountId, now);
+      const active = await trx
+        .selectFrom('jobs')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('account_id', '=', input.accountId)
+        .where('status', 'in', [JobStatus.QUEUED, JobStatus.RUNNING])
+        .groupBy('status')
+        .execute();
+      const running = Number(active.find((r) => r.status === JobStatus.RUNNING)?.n ?? 0);
+      const pending = active.reduce((sum, r) => sum + Number(r.n), 0);
+      if (running >= input.limits.maxRunning) {
+        throw new AppError(
+          ErrorCode.TOO_MANY_RUNNING,
+          t(`已有 ${running} 个任务在生成中，上限 ${input.limits.maxRunning}`, `${running} jobs are processing; the limit is ${input.limits.maxRunning}`),
+        );
+      }
+      if (pending >= input.limits.maxPending) {
+        throw new AppError(
+          ErrorCode.TOO_MANY_SUBMITTED,
+          t(`已有 ${pending} 个任务未完成，上限 ${input.limits.maxPending}`, `${pending} jobs are queued or processing; the limit is ${input.limits.maxPending}`),
+        );
+      }
+      if (account.balance < input.reservePoints) {
+        throw new AppError(
+          ErrorCode.INSUFFICIENT_POINTS,
+          t(`需要预留 ${input.reservePoints} 积分，余额 ${account.balance}`, `${input.reservePoints} points must be reserved; the balance is ${account.balance}`),
+        );
+      }
+      await changeBalance(trx, input.accountId, -input.reservePoints);
+      const job = await trx
+        .insertInto('jobs')
+        .values({
+          id: input.id,
+          account_id: input.accountId,
+          type: input.type,
+          mode: input.mode,
+          status: JobStatus.QUEUED,
+          progress: 0,
+          error_code: 0,
+          error_message: '',
+          params: JSON.stringify(input.params),
+          title: input.title,
+          callback_url: input.callbackUrl,
+          result_url: '',
+          result_key: '',
+          new_audio_url: '',
+          duration: 0,
+          reserved_points: input.reservePoints,
+          fee: 0,
+          created_at: now,
+          updated_at: now,
+          started_at: null,
+          finished_at: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.book(trx, { accountId: input.accountId, jobId: input.id, kind: 'reserve', amount: -input.reservePoints, type: input.type, now });
+      await this.queue.enqueue(trx, {
+        kind: input.queue.kind,
+        refId: input.id,
+        payload: { jobId: input.id },
+        maxAttempts: input.queue.maxAttempts,
+        dedupeKey: `job:${input.id}`,
+      });
+      return job;
+    });
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return (await this.database.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  /** A job of this account (and type); null for another account's, exactly as for a missing one. */
+  async getOwned(id: string, accountId: string, types: readonly JobType[]): Promise<Job | null> {
+    const job = await this.get(id);
+    if (job === null || job.account_id !== accountId || !types.includes(job.type as JobType)) return null;
+    return job;
+  }
+
+  /** 1 -> 2. Returns the job as it is now. */
+  async markRunning(id: string): Promise<Job | null> {
+    const now = this.clock.now();
+    await this.database.db
+      .updateTable('jobs')
+      .set({ status: JobStatus.RUNNING, started_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('status', '=', JobStatus.QUEUED)
+      .execute();
+    return this.get(id);
+  }
+
+  /** Progress only moves forward, and only while running. */
+  async setProgress(id: string, progress: number): Promise<void> {
+    const p = Math.max(0, Math.min(99, Math.floor(progress)));
+    await this.database.db
+      .updateTable('jobs')
+      .set({ progress: p, updated_at: this.clock.now() })
+      .where('id', '=', id)
+      .where('status', '=', JobStatus.RUNNING)
+      .where('progress', '<', p)
+      .execute();
+  }
+
+  async setNewAudioUrl(id: string, url: string): Promise<void> {
+    await this.database.db.updateTable('jobs').set({ new_audio_url: url }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Raises the reservation to `totalPoints` once the real input is known (an audio's duration).
+   * Idempotent per job; 20005 (permanent) when the balance cannot cover the difference.
+   */
+  async reserveUpTo(id: string, totalPoints: number): Promise<void> {
+    const now = this.clock.now();
+    await this.database.tx(async (trx) => {
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const account = await lockAccount(trx, job.account_id, now);
+      const done = await trx
+        .selectFrom('ledger')
+        .select('id')
+        .where('job_id', '=', id)
+        .where('kind', '=', 'reserve_more')
+        .executeTakeFirst();
+      const extra = totalPoints - job.reserved_points;
+      if (done !== undefined || extra <= 0 || job.status > JobStatus.RUNNING) return;
+      if (account.balance < extra) {
+        throw new AppError(
+          ErrorCode.INSUFFICIENT_POINTS,
+          t(`需要 ${totalPoints} 积分，余额不足`, `${totalPoints} points are needed; the balance cannot cover ${extra} more`),
+        );
+      }
+      await changeBalance(trx, job.account_id, -extra);
+      await trx.updateTable('jobs').set({ reserved_points: totalPoints }).where('id', '=', id).execute();
+      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'reserve_more', amount: -extra, type: job.type, now });
+    });
+  }
+
+  /** Ends a job in status 3, keeps the fee, returns the rest, enqueues the callback: exactly once. */
+  async complete(id: string, result: JobResult, callback: CallbackBuilder): Promise<Job> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      if (job.status >= JobStatus.DONE) return job;
+      const account = await lockAccount(trx, job.account_id, now);
+      const s = settleSuccess(job.reserved_points, result.durationSec, account.balance);
+      const duration = Math.max(0, Math.ceil(result.durationSec - 0.001));
+      const done = await trx
+        .updateTable('jobs')
+        .set({
+          status: JobStatus.DONE,
+          progress: 100,
+          error_code: 0,
+          error_message: '',
+          result_url: result.resultUrl,
+          result_key: result.resultKey,
+          ...(result.newAudioUrl === undefined ? {} : { new_audio_url: result.newAudioUrl }),
+          duration,
+          fee: s.fee,
+          updated_at: now,
+          finished_at: now,
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await changeBalance(trx, job.account_id, s.amount);
+      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'settle', amount: s.amount, fee: s.fee, duration, type: job.type, now });
+      await this.enqueueCallback(trx, done, callback);
+      return done;
+    });
+  }
+
+  /** Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once. */
+  async fail(id: string, code: ErrorCodeValue, message: string, callback: CallbackBuilder): Promise<Job> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      if (job.status >= JobStatus.DONE) return job;
+      await lockAccount(trx, job.account_id, now);
+      const s = settleFailure(job.reserved_points);
+      const failed = await trx
+        .updateTable('jobs')
+        .set({ status: JobStatus.FAILED, error_code: code, error_message: message.slice(0, 1000), updated_at: now, finished_at: now })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await changeBalance(trx, job.account_id, s.amount);
+      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'settle', amount: s.amount, fee: 0, duration: 0, type: job.type, now });
+      await this.enqueueCallback(trx, failed, callback);
+      return failed;
+    });
+  }
+
+  /** Jobs per (type, status), for /metrics. */
+  async countByStatus(): Promise<Array<{ type: string; status: number; count: number }>> {
+    const rows = await this.database.db
+      .selectFrom('jobs')
+      .select(['type', 'status', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['type', 'status'])
+      .execute();
+    return rows.map((r) => ({ type: r.type, status: r.status, count: Number(r.count) }));
+  }
+
+  private async enqueueCallback(trx: Kysely<DB>, job: Job, callback: CallbackBuilder): Promise<void> {
+    const cb = callback(job);
+    if (cb === null) return;
+    await this.queue.enqueue(trx, {
+      kind: QueueKind.CALLBACK,
+      refId: job.id,
+      payload: { url: cb.url, body: cb.body, accountId: job.account_id, messageId: `msg_${job.id}_${job.status}` },
+      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
+      dedupeKey: `callback:${job.id}:${job.status}`,
+    });
+  }
+
+  private async book(
+    trx: Kysely<DB>,
+    e: { accountId: string; jobId: string; kind: string; amount: number; fee?: number; duration?: number; type: string; now: number },
+  ): Promise<void> {
+    await trx
+      .insertInto('ledger')
+      .values({
+        id: newId(this.random, 'l_'),
+        account_id: e.accountId,
+        job_id: e.jobId,
+        kind: e.kind,
+        amount: e.amount,
+        fee: e.fee ?? 0,
+        duration: e.duration ?? 0,
+        type: e.type,
+        created_at: e.now,
+      })
+      .execute();
+  }
+}

@@ -1,0 +1,206 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Clock } from './clock.ts';
+import type { Database } from './db/connect.ts';
+import type { DB, QueueTable } from './db/schema.ts';
+import { newId, type RandomSource } from './random.ts';
+
+export type QueueItem = Selectable<QueueTable>;
+export type QueueState = 'queued' | 'active' | 'done' | 'failed';
+
+export interface EnqueueInput {
+  kind: string;
+  refId: string;
+  payload: unknown;
+  maxAttempts: number;
+  runAt?: number;
+  priority?: number;
+  /** A second enqueue with the same key is a no-op: effects keyed by job id are never doubled. */
+  dedupeKey?: string;
+}
+
+/**
+ * The durable queue, a table in the same database as the jobs it runs (so a submission and its queue
+ * item commit together). At-least-once: a claimed item holds a lease that the worker's heartbeat
+ * extends; an item whose lease ran out (worker killed) is claimable again.
+ */
+export class QueueRepository {
+  constructor(
+    private readonly database: Database,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  /** Enqueues inside the caller's transaction (or on its own when `db` is the plain handle). */
+  async enqueue(db: Kysely<DB>, input: EnqueueInput): Promise<string | null> {
+    const now = this.clock.now();
+    const id = newId(this.random, 'q_');
+    const res = await db
+      .insertInto('queue')
+      .values({
+        id,
+        kind: input.kind,
+        ref_id: input.refId,
+        payload: JSON.stringify(input.payload),
+        state: 'queued',
+        priority: input.priority ?? 0,
+        attempts: 0,
+        max_attempts: input.maxAttempts,
+        run_at: input.runAt ?? now,
+        lease_until: null,
+        worker_id: null,
+        last_error: '',
+        dedupe_key: input.dedupeKey ?? null,
+        created_at: now,
+        updated_at: now,
+        started_at: null,
+        finished_at: null,
+      })
+      .onConflict((oc) => oc.column('dedupe_key').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? id : null;
+  }
+
+  /**
+   * Takes the next due item (queued and due, or active with an expired lease), marks it active with a
+   * lease, and counts the attempt. One statement, so two workers never take the same item.
+   */
+  async claim(workerId: string, leaseMs: number, kinds?: readonly string[]): Promise<QueueItem | null> {
+    const now = this.clock.now();
+    const db = this.database.db;
+    let pick = db
+      .selectFrom('queue')
+      .select('id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
+          eb.and([eb('state', '=', 'active'), eb('lease_until', '<', now)]),
+        ]),
+      )
+      .orderBy('priority', 'desc')
+      .orderBy('run_at', 'asc')
+      .limit(1);
+    if (kinds !== undefined) pick = pick.where('kind', 'in', kinds);
+    if (this.database.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
+    const row = await db
+      .updateTable('queue')
+      .set((eb) => ({
+        state: 'active',
+        worker_id: workerId,
+        lease_until: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        updated_at: now,
+      }))
+      .where('id', '=', pick)
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  }
+
+  /** Extends the lease; false when the item is no longer this worker's (lease lost). */
+  async heartbeat(id: string, workerId: string, leaseMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    const res = await this.database.db
+      .updateTable('queue')
+      .set({ lease_until: now + leaseMs, updated_at: now })
+      .where('id', '=', id)
+      .where('worker_id', '=', workerId)
+      .where('state', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async complete(id: string, workerId: string): Promise<boolean> {
+    return this.finish(id, workerId, { state: 'done', last_error: '' });
+  }
+
+  async fail(id: string, workerId: string, error: string): Promise<boolean> {
+    return this.finish(id, workerId, { state: 'failed', last_error: error.slice(0, 2000) });
+  }
+
+  /** Back to the queue after `delayMs`; the attempt stays counted. */
+  async retry(id: string, workerId: string, delayMs: number, error: string): Promise<boolean> {
+    const now = this.clock.now();
+    const res = await this.database.db
+      .updateTable('queue')
+      .set({
+        state: 'queued',
+        run_at: now + delayMs,
+        lease_until: null,
+        worker_id: null,
+        last_error: error.slice(0, 2000),
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('worker_id', '=', workerId)
+      .where('state', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Graceful shutdown: hand the item back at once, without counting the interrupted attempt. */
+  async release(id: string, workerId: string): Promise<boolean> {
+    const now = this.clock.now();
+    const res = await this.database.db
+      .updateTable('queue')
+      .set((eb) => ({
+        state: 'queued',
+        run_at: now,
+        lease_until: null,
+        worker_id: null,
+        attempts: eb('attempts', '-', 1),
+        updated_at: now,
+      }))
+      .where('id', '=', id)
+      .where('worker_id', '=', workerId)
+      .where('state', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async get(id: string): Promise<QueueItem | null> {
+    return (await this.database.db.selectFrom('queue').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  async listByRef(refId: string): Promise<QueueItem[]> {
+    return this.database.db.selectFrom('queue').selectAll().where('ref_id', '=', refId).orderBy('created_at').execute();
+  }
+
+  /** Items per (kind, state), for /metrics. */
+  async countByState(): Promise<Array<{ kind: string; state: string; count: number }>> {
+    const rows = await this.database.db
+      .selectFrom('queue')
+      .select(['kind', 'state', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['kind', 'state'])
+      .execute();
+    return rows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.count) }));
+  }
+
+  /** Milliseconds until the earliest queued item is due (null: none queued). */
+  async nextDueIn(): Promise<number | null> {
+    const row = await this.database.db
+      .selectFrom('queue')
+      .select((eb) => eb.fn.min('run_at').as('next'))
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    const next = row?.next;
+    if (next === null || next === undefined) return null;
+    return Math.max(0, Number(next) - this.clock.now());
+  }
+
+  private async finish(
+    id: string,
+    workerId: string,
+    set: { state: 'done' | 'failed'; last_error: string },
+  ): Promise<boolean> {
+    const now = this.clock.now();
+    const res = await this.database.db
+      .updateTable('queue')
+      .set({ ...set, lease_until: null, finished_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('worker_id', '=', workerId)
+      .where('state', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+}

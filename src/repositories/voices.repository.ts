@@ -1,0 +1,263 @@
+import type { Kysely, Selectable } from 'kysely';
+import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
+import { CALLBACK_RETRY_DELAYS_MS, JobStatus, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
+import type { VoiceTier } from '../engines/ports.ts';
+import { lockAccount } from './accounts.repository.ts';
+import type { Clock } from './clock.ts';
+import type { Database } from './db/connect.ts';
+import type { DB, VoicesTable, VoiceTrainingsTable } from './db/schema.ts';
+import type { QueueRepository } from './queue.repository.ts';
+import { newId, type RandomSource } from './random.ts';
+
+export type Voice = Selectable<VoicesTable>;
+export type VoiceTraining = Selectable<VoiceTrainingsTable>;
+
+/** seed 3.1 / 4.1: one speakerId is trained at most this many times. */
+export const MAX_TRAININGS_PER_VOICE = 10;
+
+export interface TrainInput {
+  accountId: string;
+  type: VoiceTier;
+  /** Empty: a new voice (takes a quota slot). */
+  speakerId: string;
+  audioUrl: string;
+  callbackUrl: string;
+  maxAttempts: number;
+}
+
+export type VoiceCallbackBuilder = (voice: Voice) => CallbackRequest | null;
+
+export class VoicesRepository {
+  constructor(
+    private readonly database: Database,
+    private readonly queue: QueueRepository,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  /**
+   * Submits a training: a new voice takes one LITE/PRO slot (30002 when none is left, and then no slot
+   * is used); an existing voice gets one more training (the 11th: 20004; one already running: 30001).
+   */
+  async submitTraining(input: TrainInput): Promise<{ voice: Voice; training: VoiceTraining }> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const account = await lockAccount(trx, input.accountId, now);
+      let voice: Voice;
+      if (input.speakerId === '') {
+        const used = input.type === 'LITE' ? account.lite_used : account.pro_used;
+        const total = input.type === 'LITE' ? account.lite_total : account.pro_total;
+        if (used >= total) {
+          throw new AppError(
+            ErrorCode.VOICE_QUOTA_EXHAUSTED,
+            t(`${input.type} 音色已用 ${used}/${total}`, `${used} of ${total} ${input.type} voices are used`),
+          );
+        }
+        await trx
+          .updateTable('accounts')
+          .set(input.type === 'LITE' ? { lite_used: used + 1 } : { pro_used: used + 1 })
+          .where('id', '=', input.accountId)
+          .execute();
+        voice = await trx
+          .insertInto('voices')
+          .values({
+            id: newId(this.random, input.type === 'LITE' ? 'spk_l' : 'spk_p'),
+            account_id: input.accountId,
+            type: input.type,
+            status: JobStatus.QUEUED,
+            error_code: 0,
+            error_message: '',
+            trainings: 1,
+            profile: null,
+            callback_url: input.callbackUrl,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      } else {
+        const existing = await trx.selectFrom('voices').selectAll().where('id', '=', input.speakerId).executeTakeFirst();
+        if (existing === undefined || existing.account_id !== input.accountId || existing.type !== input.type) {
+          throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${input.speakerId} 不存在`, `no ${input.type} voice ${input.speakerId}`));
+        }
+        if (existing.status === JobStatus.QUEUED || existing.status === JobStatus.RUNNING) {
+          throw new AppError(
+            ErrorCode.VOICE_TRAIN_SUBMIT_FAILED,
+            t('该音色正在训练中，请等待完成后再提交', 'this voice is being trained; submit again when it has finished'),
+          );
+        }
+        if (existing.trainings >= MAX_TRAININGS_PER_VOICE) {
+          throw new AppError(
+            ErrorCode.BAD_PARAMETER,
+            t(`同一音色最多训练 ${MAX_TRAININGS_PER_VOICE} 次`, `a voice is trained at most ${MAX_TRAININGS_PER_VOICE} times`),
+          );
+        }
+        voice = await trx
+          .updateTable('voices')
+          .set({
+            status: JobStatus.QUEUED,
+            error_code: 0,
+            error_message: '',
+            trainings: existing.trainings + 1,
+            callback_url: input.callbackUrl,
+            updated_at: now,
+          })
+          .where('id', '=', existing.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      }
+      const training = await trx
+        .insertInto('voice_trainings')
+        .values({
+          id: newId(this.random, 'tr_'),
+          voice_id: voice.id,
+          seq: voice.trainings,
+          audio_url: input.audioUrl,
+          audio_key: '',
+          status: JobStatus.QUEUED,
+          error_code: 0,
+          error_message: '',
+          created_at: now,
+          finished_at: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.queue.enqueue(trx, {
+        kind: QueueKind.TRAIN,
+        refId: voice.id,
+        payload: { voiceId: voice.id, trainingId: training.id },
+        maxAttempts: input.maxAttempts,
+        dedupeKey: `train:${training.id}`,
+      });
+      return { voice, training };
+    });
+  }
+
+  async get(id: string): Promise<Voice | null> {
+    return (await this.database.db.selectFrom('voices').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  async getOwned(id: string, accountId: string, type: VoiceTier): Promise<Voice | null> {
+    const voice = await this.get(id);
+    if (voice === null || voice.account_id !== accountId || voice.type !== type) return null;
+    return voice;
+  }
+
+  /** Any voice of this account, LITE or PRO (works accept either). */
+  async getOwnedAnyType(id: string, accountId: string): Promise<Voice | null> {
+    const voice = await this.get(id);
+    return voice === null || voice.account_id !== accountId ? null : voice;
+  }
+
+  async getTraining(id: string): Promise<VoiceTraining | null> {
+    return (
+      (await this.database.db.selectFrom('voice_trainings').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
+    );
+  }
+
+  /** Trainings whose audio was fetched and kept, oldest first (the audio a retraining learns from). */
+  async trainingsWithAudio(voiceId: string, upToSeq: number): Promise<VoiceTraining[]> {
+    return this.database.db
+      .selectFrom('voice_trainings')
+      .selectAll()
+      .where('voice_id', '=', voiceId)
+      .where('seq', '<=', upToSeq)
+      .where('audio_key', '!=', '')
+      .orderBy('seq')
+      .execute();
+  }
+
+  async markRunning(voiceId: string, trainingId: string): Promise<void> {
+    const now = this.clock.now();
+    await this.database.tx(async (trx) => {
+      await trx
+        .updateTable('voice_trainings')
+        .set({ status: JobStatus.RUNNING })
+        .where('id', '=', trainingId)
+        .where('status', '=', JobStatus.QUEUED)
+        .execute();
+      await trx
+        .updateTable('voices')
+        .set({ status: JobStatus.RUNNING, updated_at: now })
+        .where('id', '=', voiceId)
+        .where('status', '=', JobStatus.QUEUED)
+        .execute();
+    });
+  }
+
+  async setTrainingAudio(trainingId: string, audioKey: string): Promise<void> {
+    await this.database.db.updateTable('voice_trainings').set({ audio_key: audioKey }).where('id', '=', trainingId).execute();
+  }
+
+  /** Training done: the new profile replaces the old one; callback enqueued once. */
+  async completeTraining(
+    voiceId: string,
+    trainingId: string,
+    profile: unknown,
+    callback: VoiceCallbackBuilder,
+  ): Promise<Voice> {
+    return this.finishTraining(voiceId, trainingId, { status: JobStatus.DONE, code: 0, message: '', profile }, callback);
+  }
+
+  /** Training failed: the voice keeps any profile an earlier training made. */
+  async failTraining(
+    voiceId: string,
+    trainingId: string,
+    code: ErrorCodeValue,
+    message: string,
+    callback: VoiceCallbackBuilder,
+  ): Promise<Voice> {
+    return this.finishTraining(voiceId, trainingId, { status: JobStatus.FAILED, code, message }, callback);
+  }
+
+  private async finishTraining(
+    voiceId: string,
+    trainingId: string,
+    end: { status: number; code: number; message: string; profile?: unknown },
+    callback: VoiceCallbackBuilder,
+  ): Promise<Voice> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const res = await trx
+        .updateTable('voice_trainings')
+        .set({ status: end.status, error_code: end.code, error_message: end.message.slice(0, 1000), finished_at: now })
+        .where('id', '=', trainingId)
+        .where('status', 'in', [JobStatus.QUEUED, JobStatus.RUNNING])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) {
+        return trx.selectFrom('voices').selectAll().where('id', '=', voiceId).executeTakeFirstOrThrow();
+      }
+      const voice = await trx
+        .updateTable('voices')
+        .set({
+          status: end.status,
+          error_code: end.code,
+          error_message: end.message.slice(0, 1000),
+          ...(end.profile === undefined ? {} : { profile: JSON.stringify(end.profile) }),
+          updated_at: now,
+        })
+        .where('id', '=', voiceId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.enqueueCallback(trx, voice, trainingId, callback);
+      return voice;
+    });
+  }
+
+  private async enqueueCallback(
+    trx: Kysely<DB>,
+    voice: Voice,
+    trainingId: string,
+    callback: VoiceCallbackBuilder,
+  ): Promise<void> {
+    const cb = callback(voice);
+    if (cb === null) return;
+    await this.queue.enqueue(trx, {
+      kind: QueueKind.CALLBACK,
+      refId: voice.id,
+      payload: { url: cb.url, body: cb.body, accountId: voice.account_id, messageId: `msg_${trainingId}_${voice.status}` },
+      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
+      dedupeKey: `callback:${trainingId}:${voice.status}`,
+    });
+  }
+}
