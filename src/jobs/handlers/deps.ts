@@ -1,0 +1,29 @@
+import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from '../../engines/ports.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { AccountsRepository } from '../../repositories/accounts.repository.ts';
+import type { BlobStore } from '../../repositories/blobs.ts';
+import type { CallbacksRepository } from '../../repositories/callbacks.repository.ts';
+import type { Clock } from '../../repositories/clock.ts';
+import type { Fetcher } from '../../repositories/fetcher.ts';
+import type { JobsRepository } from '../../repositories/jobs.repository.ts';
+import type { MediaTool } from '../../repositories/media.ts';
+import type { VoicesRepository } from '../../repositories/voices.repository.ts';
+import type { Workspaces } from '../workspace.ts';
+
+/** What the job handlers work with: repositories and engines, wired in main.ts. */
+export interface HandlerDeps {
+  accounts: AccountsRepository;
+  jobs: JobsRepository;
+  voices: VoicesRepository;
+  callbacks: CallbacksRepository;
+  blobs: BlobStore;
+  fetcher: Fetcher;
+  media: MediaTool;
+  lipSync: LipSyncEngine;
+  speech: SpeechEngine;
+  trainer: VoiceTrainer;
+  workspaces: Workspaces;
+  metrics: Metrics;
+  clock: Clock;
+  callbackTimeoutMs: number;
+}

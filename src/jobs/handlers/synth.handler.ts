@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { AppError, ErrorCode, t } from '../../domain/errors.ts';
+import { QueueKind } from '../../domain/jobs.ts';
+import type { VoiceProfile } from '../../engines/ports.ts';
+import type { SynthParams } from '../../services/voices.service.ts';
+import type { JobHandler } from '../worker.ts';
+import type { HandlerDeps } from './deps.ts';
+import { failPublicJob, runPublicJob } from './job-runner.ts';
+
+/** seed 3.4 / 4.4: speech in a trained voice, mp3 mono. */
+export function synthHandler(deps: HandlerDeps): JobHandler {
+  return {
+    kind: QueueKind.SYNTH,
+    run: (ctx) =>
+      runPublicJob(deps, ctx, async (run) => {
+        const p = JSON.parse(run.job.params) as SynthParams;
+        const voice = await loadVoiceProfile(deps, p.speakerId);
+        const out = join(run.dir, 'speech.mp3');
+        const { durationSec } = await run.stage('speech', () =>
+          deps.speech.synthesize({
+            text: p.content,
+            voice,
+            speedRatio: p.speedRatio,
+            pitchRatio: p.pitchRatio,
+            volumeRatio: p.volumeRatio,
+            crossLanguage: p.crossLanguage,
+            outFile: out,
+            workDir: run.dir,
+            signal: run.signal,
+            onProgress: (f) => run.progress(5 + 90 * f),
+          }),
+        );
+        const key = `results/${p.outputKey}/speech.mp3`;
+        await run.stage('store', () => deps.blobs.put(key, out));
+        return { resultUrl: deps.blobs.publicUrl(key), resultKey: key, durationSec };
+      }),
+    giveUp: (item, err, log) => failPublicJob(deps, item, err, log),
+  };
+}
+
+/** A trained voice's profile ('' = the default voice). */
+export async function loadVoiceProfile(deps: HandlerDeps, speakerId: string): Promise<VoiceProfile | null> {
+  if (speakerId === '') return null;
+  const voice = await deps.voices.get(speakerId);
+  if (voice?.profile == null) {
+    throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不可用`, `voice ${speakerId} is not available`));
+  }
+  return JSON.parse(voice.profile) as VoiceProfile;
+}

@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { isAppError } from '../../domain/errors.ts';
+import { JobStatus, QueueKind } from '../../domain/jobs.ts';
+import { checkTrainingAudio } from '../../domain/media-rules.ts';
+import { voiceCallback } from '../../services/views.ts';
+import { fetchAndProbe } from '../media-steps.ts';
+import type { JobHandler } from '../worker.ts';
+import { withWorkspace } from '../workspace.ts';
+import type { HandlerDeps } from './deps.ts';
+
+interface TrainPayload {
+  voiceId: string;
+  trainingId: string;
+}
+
+/**
+ * seed 3.1 / 4.1: fetch the audio, keep it (16 kHz mono wav) with the voice, and train the profile
+ * on every audio the voice has so far. The voice keeps its previous profile if this training fails.
+ */
+export function trainHandler(deps: HandlerDeps): JobHandler {
+  return {
+    kind: QueueKind.TRAIN,
+    async run({ item, signal }) {
+      const p = JSON.parse(item.payload) as TrainPayload;
+      const training = await deps.voices.getTraining(p.trainingId);
+      if (training === null || training.status >= JobStatus.DONE) return;
+      const voice = await deps.voices.get(p.voiceId);
+      if (voice === null) return;
+      const account = await deps.accounts.findById(voice.account_id);
+      if (account === null) return;
+      await deps.voices.markRunning(voice.id, training.id);
+
+      await withWorkspace(deps.workspaces, item.id, async (dir) => {
+        if (training.audio_key === '') {
+          const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal);
+          checkTrainingAudio(audio.info);
+          const wav = join(dir, 'training.wav');
+          await deps.media.ffmpeg(['-i', audio.file, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav], {
+            signal,
+          });
+          const key = `voices/${voice.id}/${training.id}.wav`;
+          await deps.blobs.put(key, wav);
+          await deps.voices.setTrainingAudio(training.id, key);
+        }
+        const all = await deps.voices.trainingsWithAudio(voice.id, training.seq);
+        const files: string[] = [];
+        for (const t of all) {
+          const f = join(dir, `${t.seq}.wav`);
+          await deps.blobs.download(t.audio_key, f);
+          files.push(f);
+        }
+        const end = deps.metrics.startStage(`train_${voice.type.toLowerCase()}`);
+        const profile = await deps.trainer.train({
+          audioFiles: files,
+          tier: voice.type === 'PRO' ? 'PRO' : 'LITE',
+          workDir: dir,
+          signal,
+        }).finally(end);
+        await deps.voices.completeTraining(voice.id, training.id, profile, voiceCallback(account));
+      });
+    },
+    async giveUp(item, err, log) {
+      const p = JSON.parse(item.payload) as TrainPayload;
+      const voice = await deps.voices.get(p.voiceId);
+      if (voice === null) return;
+      const account = await deps.accounts.findById(voice.account_id);
+      if (account === null) return;
+      log.info({ voiceId: voice.id, code: err.code, reason: err.detail.en, expected: isAppError(err) }, 'training failed');
+      await deps.voices.failTraining(voice.id, p.trainingId, err.code, err.detail.zh, voiceCallback(account));
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { join } from 'node:path';
+import { pointsForSeconds } from '../../domain/billing.ts';
+import { isAppError } from '../../domain/errors.ts';
+import { QueueKind } from '../../domain/jobs.ts';
+import { checkWorkAudio, checkWorkVideo } from '../../domain/media-rules.ts';
+import type { VoiceProfile } from '../../engines/ports.ts';
+import type { JobResult } from '../../repositories/jobs.repository.ts';
+import type { WorkParams } from '../../services/works.service.ts';
+import { fetchAndProbe } from '../media-steps.ts';
+import type { JobHandler } from '../worker.ts';
+import type { HandlerDeps } from './deps.ts';
+import { failPublicJob, runPublicJob, type JobRun } from './job-runner.ts';
+import { loadVoiceProfile } from './synth.handler.ts';
+
+/**
+ * seed 1.1 works, three modes (DECISIONS "Modes"): audio-driven, text-driven, audio only.
+ * Progress: 0-10 fetch, 10-40 voice, 40-95 render, 95-100 store.
+ */
+export function workHandler(deps: HandlerDeps): JobHandler {
+  return {
+    kind: QueueKind.WORK,
+    run: (ctx) => runPublicJob(deps, ctx, (run) => makeWork(deps, run)),
+    giveUp: (item, err, log) => failPublicJob(deps, item, err, log),
+  };
+}
+
+async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
+  const params = JSON.parse(run.job.params) as WorkParams;
+  const { dir, signal } = run;
+
+  if (run.job.mode === 'audio_only') {
+    const out = join(dir, 'speech.mp3');
+    const voice = await loadVoiceProfile(deps, params.speakerId);
+    const { durationSec } = await run.stage('speech', () =>
+      speak(deps, run, params.text, voice, out, (f) => run.progress(10 + 80 * f)),
+    );
+    return store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
+  }
+
+  const video = await run.stage('fetch', () => fetchAndProbe(deps, 'video', params.videoUrl, dir, signal));
+  checkWorkVideo(video.info);
+  run.progress(10);
+
+  let audioFile: string;
+  let newAudioUrl: string | undefined;
+  if (run.job.mode === 'audio') {
+    const audio = await run.stage('fetch', () => fetchAndProbe(deps, 'audio', params.audioUrl, dir, signal));
+    checkWorkAudio(audio.info);
+    // The real length is known now: reserve the rest before the expensive part (20005 if it can't be).
+    await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(audio.info.durationSec));
+    audioFile = audio.file;
+  } else {
+    const voice =
+      params.speakerId !== ''
+        ? await loadVoiceProfile(deps, params.speakerId)
+        : await run.stage('voice_profile', () => profileFromSoundtrack(deps, run, video.file, video.info.audio !== null));
+    run.progress(20);
+    audioFile = join(dir, 'speech.wav');
+    const { durationSec } = await run.stage('speech', () =>
+      speak(deps, run, params.text, voice, audioFile, (f) => run.progress(20 + 20 * f)),
+    );
+    await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(durationSec));
+    const speechMp3 = join(dir, 'speech.mp3');
+    await deps.media.ffmpeg(['-i', audioFile, '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '128k', speechMp3], { signal });
+    const key = `results/${params.outputKey}/speech.mp3`;
+    await deps.blobs.put(key, speechMp3);
+    newAudioUrl = deps.blobs.publicUrl(key);
+  }
+  run.progress(40);
+
+  const out = join(dir, 'out.mp4');
+  const { durationSec } = await run.stage(`lipsync_${deps.lipSync.name}`, () =>
+    deps.lipSync.render({
+      videoFile: video.file,
+      audioFile,
+      outFile: out,
+      workDir: dir,
+      signal,
+      onProgress: (f) => run.progress(40 + 55 * f),
+    }),
+  );
+  const result = await store(deps, run, params.outputKey, out, 'video.mp4', durationSec);
+  return newAudioUrl === undefined ? result : { ...result, newAudioUrl };
+}
+
+async function speak(
+  deps: HandlerDeps,
+  run: JobRun,
+  text: string,
+  voice: VoiceProfile | null,
+  outFile: string,
+  onProgress: (f: number) => void,
+): Promise<{ durationSec: number }> {
+  return deps.speech.synthesize({
+    text,
+    voice,
+    speedRatio: 1,
+    pitchRatio: 1,
+    volumeRatio: 1,
+    crossLanguage: false,
+    outFile,
+    workDir: run.dir,
+    onProgress,
+    signal: run.signal,
+  });
+}
+
+/**
+ * DECISIONS "text-driven": the digital human speaks in its own voice, a profile taken from the
+ * video's soundtrack; the default voice where the track has too little speech.
+ */
+async function profileFromSoundtrack(
+  deps: HandlerDeps,
+  run: JobRun,
+  videoFile: string,
+  hasAudio: boolean,
+): Promise<VoiceProfile | null> {
+  if (!hasAudio) return null;
+  const track = join(run.dir, 'soundtrack.wav');
+  await deps.media.ffmpeg(['-i', videoFile, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', track], {
+    signal: run.signal,
+  });
+  try {
+    return await deps.trainer.train({ audioFiles: [track], tier: 'LITE', workDir: run.dir, signal: run.signal });
+  } catch (err) {
+    if (isAppError(err) && !err.retryable) {
+      run.log.info({ reason: err.detail.en }, 'soundtrack has no usable speech: default voice');
+      return null;
+    }
+    throw err;
+  }
+}
+
+async function store(
+  deps: HandlerDeps,
+  run: JobRun,
+  outputKey: string,
+  file: string,
+  name: string,
+  durationSec: number,
+): Promise<JobResult> {
+  const key = `results/${outputKey}/${name}`;
+  await run.stage('store', () => deps.blobs.put(key, file));
+  run.progress(99);
+  return { resultUrl: deps.blobs.publicUrl(key), resultKey: key, durationSec };
+}

@@ -1,0 +1,188 @@
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { AppError } from './domain/errors.ts';
+import type { Worker } from './jobs/worker.ts';
+import { AccountsRepository } from './repositories/accounts.repository.ts';
+import { systemClock } from './repositories/clock.ts';
+import { openDatabase } from './repositories/db/connect.ts';
+import { cryptoRandom } from './repositories/random.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+
+const USAGE = `dhs — Digital Human Server
+
+Usage:
+  dhs serve                 HTTP API with an in-process worker (DHS_WORKER_CONCURRENCY, default 1)
+  dhs worker                worker only (more workers: run more processes against the same database)
+  dhs account create --points N --lite N --pro N [--json]
+  dhs account topup ACCESS_KEY --points N
+  dhs account quota ACCESS_KEY [--lite N] [--pro N]
+  dhs account list [--json]
+  dhs account disable ACCESS_KEY
+
+Configuration is read from the environment only (see README).`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    const [cmd, ...rest] = argv;
+    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      console.log(USAGE);
+      return;
+    }
+    const config = loadConfig();
+    if (cmd === 'serve') return await serve(config, true);
+    if (cmd === 'worker') return await serve(config, false);
+    if (cmd === 'account') return await account(config, rest);
+    throw new UsageError(`unknown command "${cmd}"`);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`dhs: ${err.message}`);
+      if (err instanceof UsageError) console.error(`\n${USAGE}`);
+      process.exit(2);
+    }
+    if (err instanceof AppError) {
+      console.error(`dhs: ${err.detail.en}`);
+      process.exit(1);
+    }
+    console.error(`dhs: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
+
+/** `serve` (API + worker) and `worker` (worker only): start, mark ready, and shut down gracefully. */
+async function serve(config: Config, withHttp: boolean): Promise<void> {
+  const log = pino({ level: config.logLevel, base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' } });
+  const runtime = await createRuntime(config, { log });
+  await sweepWorkspaces(runtime, log);
+  const app = withHttp ? await runtime.app() : null;
+  const worker: Worker = runtime.worker(log);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.ready = false;
+    log.info({ signal }, 'shutting down: no new jobs; finishing running ones');
+    try {
+      await app?.close();
+      await worker.stop(config.jobs.shutdownGraceMs);
+      await runtime.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  if (app !== null) await app.listen({ port: config.port, host: config.host });
+  worker.start();
+  runtime.ready = true;
+  log.info(
+    { port: withHttp ? config.port : undefined, publicUrl: config.publicUrl, database: runtime.database.dialect, dataDir: config.dataDir },
+    'dhs ready',
+  );
+}
+
+/** Leftover temp directories of items no worker holds any more (a crash's leftovers). */
+async function sweepWorkspaces(runtime: Runtime, log: pino.Logger): Promise<void> {
+  const removed = await runtime.workspaces.sweep(async (name) => {
+    const item = await runtime.queue.get(name);
+    return item !== null && item.state === 'active' && (item.lease_until ?? 0) > runtime.clock.now();
+  });
+  if (removed > 0) log.info({ removed }, 'removed leftover job directories');
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  if (i === -1) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+function intFlag(args: string[], name: string, def: number | undefined, min = 0): number | undefined {
+  const v = flag(args, name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer${min === 0 ? ' >= 0' : ''}, got "${v}"`);
+  return n;
+}
+
+function positional(args: string[], what: string): string {
+  const v = args[0];
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`${what} is required`);
+  return v;
+}
+
+async function account(config: Config, args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  // Account commands touch only the database: no media tools needed.
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const accounts = new AccountsRepository(database, systemClock, cryptoRandom);
+  try {
+    const json = rest.includes('--json');
+    switch (sub) {
+      case 'create': {
+        const created = await accounts.create({
+          points: intFlag(rest, 'points', 0) ?? 0,
+          lite: intFlag(rest, 'lite', 0) ?? 0,
+          pro: intFlag(rest, 'pro', 0) ?? 0,
+        });
+        if (json) console.log(JSON.stringify(created));
+        else {
+          console.log(`userId:        ${created.userId}`);
+          console.log(`accessKey:     ${created.accessKey}`);
+          console.log(`secretKey:     ${created.secretKey}`);
+          console.log(`webhookSecret: ${created.webhookSecret}`);
+        }
+        return;
+      }
+      case 'topup': {
+        const key = positional(rest, 'ACCESS_KEY');
+        const points = intFlag(rest, 'points', undefined, Number.MIN_SAFE_INTEGER);
+        if (points === undefined) throw new UsageError('--points is required');
+        const a = await accounts.topup(key, points);
+        console.log(json ? JSON.stringify({ accessKey: key, balance: a.balance }) : `balance of ${key}: ${a.balance}`);
+        return;
+      }
+      case 'quota': {
+        const key = positional(rest, 'ACCESS_KEY');
+        const lite = intFlag(rest, 'lite', undefined);
+        const pro = intFlag(rest, 'pro', undefined);
+        if (lite === undefined && pro === undefined) throw new UsageError('--lite or --pro is required');
+        const a = await accounts.setQuota(key, { ...(lite === undefined ? {} : { lite }), ...(pro === undefined ? {} : { pro }) });
+        console.log(`quota of ${key}: LITE ${a.lite_used}/${a.lite_total}, PRO ${a.pro_used}/${a.pro_total}`);
+        return;
+      }
+      case 'list': {
+        const all = await accounts.list();
+        const rows = all.map((a) => ({
+          userId: a.id,
+          accessKey: a.access_key,
+          balance: a.balance,
+          lite: `${a.lite_used}/${a.lite_total}`,
+          pro: `${a.pro_used}/${a.pro_total}`,
+          disabled: a.disabled !== 0,
+        }));
+        if (json) console.log(JSON.stringify(rows));
+        else if (rows.length === 0) console.log('no accounts');
+        else console.table(rows);
+        return;
+      }
+      case 'disable': {
+        const key = positional(rest, 'ACCESS_KEY');
+        await accounts.disable(key);
+        console.log(`disabled ${key}`);
+        return;
+      }
+      default:
+        throw new UsageError(`unknown account command "${sub ?? ''}"`);
+    }
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics (/metrics): jobs by state, queue wait, stage durations, HTTP outcomes. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly jobs = new Gauge({
+    name: 'dhs_jobs',
+    help: 'Public jobs by type and status (1 queued, 2 processing, 3 done, 4 failed)',
+    labelNames: ['type', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly queueItems = new Gauge({
+    name: 'dhs_queue_items',
+    help: 'Queue items by kind and state',
+    labelNames: ['kind', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'dhs_queue_wait_seconds',
+    help: 'Time from an item being due to a worker taking it',
+    labelNames: ['kind'] as const,
+    buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 1800],
+    registers: [this.registry],
+  });
+  readonly stageDuration = new Histogram({
+    name: 'dhs_stage_duration_seconds',
+    help: 'Duration of processing stages',
+    labelNames: ['stage'] as const,
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 180, 600, 1800],
+    registers: [this.registry],
+  });
+  readonly handlerOutcomes = new Counter({
+    name: 'dhs_queue_attempts_total',
+    help: 'Queue item attempts by kind and outcome',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly responses = new Counter({
+    name: 'dhs_api_responses_total',
+    help: 'API responses by route and envelope code',
+    labelNames: ['route', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'dhs_' });
+  }
+
+  /** Times a stage; the returned function ends it. */
+  startStage(stage: string): () => void {
+    return this.stageDuration.startTimer({ stage });
+  }
+}

@@ -1,0 +1,191 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { PassthroughLipSync } from './engines/lipsync/passthrough.ts';
+import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from './engines/ports.ts';
+import { BasicVoiceTrainer } from './engines/voice/basic-trainer.ts';
+import { EspeakSpeechEngine } from './engines/voice/espeak-tts.ts';
+import { buildApp } from './http/app.ts';
+import { RequestLimiter } from './http/rate-limit.ts';
+import { callbackHandler } from './jobs/handlers/callback.handler.ts';
+import type { HandlerDeps } from './jobs/handlers/deps.ts';
+import { synthHandler } from './jobs/handlers/synth.handler.ts';
+import { trainHandler } from './jobs/handlers/train.handler.ts';
+import { workHandler } from './jobs/handlers/work.handler.ts';
+import { Worker, type Logger } from './jobs/worker.ts';
+import { Workspaces } from './jobs/workspace.ts';
+import { Metrics } from './metrics.ts';
+import { AccountsRepository } from './repositories/accounts.repository.ts';
+import { LocalDiskBlobStore, type BlobStore } from './repositories/blobs.ts';
+import { CallbacksRepository } from './repositories/callbacks.repository.ts';
+import { systemClock, type Clock } from './repositories/clock.ts';
+import { openDatabase, type Database } from './repositories/db/connect.ts';
+import type { Fetcher } from './repositories/fetcher.ts';
+import { FfmpegMedia } from './repositories/ffmpeg-media.ts';
+import { locateFfmpeg } from './repositories/ffmpeg-locate.ts';
+import { JobsRepository } from './repositories/jobs.repository.ts';
+import { LedgerRepository } from './repositories/ledger.repository.ts';
+import type { MediaTool } from './repositories/media.ts';
+import { QueueRepository } from './repositories/queue.repository.ts';
+import { cryptoRandom, type RandomSource } from './repositories/random.ts';
+import { SafeFetcher } from './repositories/safe-fetcher.ts';
+import { TokensRepository } from './repositories/tokens.repository.ts';
+import { VoicesRepository } from './repositories/voices.repository.ts';
+import { TokenService } from './services/tokens.service.ts';
+import { UserService } from './services/user.service.ts';
+import { VoicesService } from './services/voices.service.ts';
+import { WorksService } from './services/works.service.ts';
+
+/** Replaceable parts (tests inject a manual clock, seeded randomness, a pg schema, fake engines). */
+export interface RuntimeOverrides {
+  clock?: Clock;
+  random?: RandomSource;
+  fetcher?: Fetcher;
+  media?: MediaTool;
+  blobs?: BlobStore;
+  lipSync?: LipSyncEngine;
+  speech?: SpeechEngine;
+  trainer?: VoiceTrainer;
+  pgSchema?: string;
+  /** Fastify logger off (tests). */
+  quiet?: boolean;
+  log?: Logger;
+}
+
+/**
+ * Everything the process runs, wired from concrete adapters: the one place that knows them all
+ * (CONVENTIONS: only the entry point wires adapters).
+ */
+export interface Runtime {
+  config: Config;
+  database: Database;
+  clock: Clock;
+  accounts: AccountsRepository;
+  jobs: JobsRepository;
+  voices: VoicesRepository;
+  ledger: LedgerRepository;
+  queue: QueueRepository;
+  callbacks: CallbacksRepository;
+  blobs: BlobStore;
+  metrics: Metrics;
+  workspaces: Workspaces;
+  handlerDeps: HandlerDeps;
+  /** Builds the HTTP app (not listening). */
+  app(): Promise<FastifyInstance>;
+  /** Builds the worker (not started). */
+  worker(log: Logger): Worker;
+  ready: boolean;
+  close(): Promise<void>;
+}
+
+const silentLog: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+export async function createRuntime(config: Config, o: RuntimeOverrides = {}): Promise<Runtime> {
+  const clock = o.clock ?? systemClock;
+  const random = o.random ?? cryptoRandom;
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(o.pgSchema === undefined ? {} : { pgSchema: o.pgSchema }),
+  });
+  const queue = new QueueRepository(database, clock, random);
+  const accounts = new AccountsRepository(database, clock, random);
+  const tokensRepo = new TokensRepository(database, clock);
+  const jobs = new JobsRepository(database, queue, clock, random);
+  const voices = new VoicesRepository(database, queue, clock, random);
+  const ledger = new LedgerRepository(database);
+  const callbacks = new CallbacksRepository(database, clock, random);
+  const blobs = o.blobs ?? new LocalDiskBlobStore(config.dataDir, config.publicUrl);
+  const fetcher = o.fetcher ?? new SafeFetcher({ allowHosts: config.fetchAllowHosts });
+  const metrics = new Metrics();
+  const workspaces = new Workspaces(config.dataDir);
+
+  let media = o.media;
+  const needMedia = o.lipSync === undefined || o.speech === undefined || o.trainer === undefined || media === undefined;
+  if (media === undefined && needMedia) {
+    const env = { ...process.env, ...(config.ffmpegPath ? { DHS_FFMPEG: config.ffmpegPath } : {}), ...(config.ffprobePath ? { DHS_FFPROBE: config.ffprobePath } : {}) };
+    media = new FfmpegMedia(locateFfmpeg(env));
+  }
+  if (media === undefined) throw new Error('no media tool');
+  const handlerDeps: HandlerDeps = {
+    accounts,
+    jobs,
+    voices,
+    callbacks,
+    blobs,
+    fetcher,
+    media,
+    lipSync: o.lipSync ?? new PassthroughLipSync(media),
+    speech: o.speech ?? new EspeakSpeechEngine(media),
+    trainer: o.trainer ?? new BasicVoiceTrainer(media),
+    workspaces,
+    metrics,
+    clock,
+    callbackTimeoutMs: config.callbackTimeoutMs,
+  };
+  const limits = {
+    maxRunning: config.limits.maxRunningWorks,
+    maxPending: config.limits.maxPendingWorks,
+    maxAttempts: config.jobs.maxAttempts,
+  };
+  const tokens = new TokenService(accounts, tokensRepo, clock, random, config.tokenTtlMs);
+  const works = new WorksService(jobs, voices, fetcher, random, limits);
+  const voiceService = new VoicesService(voices, jobs, fetcher, random, limits);
+  const user = new UserService(ledger, config.timeZone);
+  const limiter = new RequestLimiter(clock, config.limits.ratePerMinute, config.limits.repeatWindowMs);
+
+  const runtime: Runtime = {
+    config,
+    database,
+    clock,
+    accounts,
+    jobs,
+    voices,
+    ledger,
+    queue,
+    callbacks,
+    blobs,
+    metrics,
+    workspaces,
+    handlerDeps,
+    ready: false,
+    async app() {
+      return buildApp({
+        logLevel: config.logLevel,
+        bodyLimit: config.bodyLimit,
+        random,
+        tokens,
+        works,
+        voices: voiceService,
+        user,
+        blobs,
+        limiter,
+        metrics,
+        isReady: () => runtime.ready,
+        ...(o.quiet ? { logger: false } : {}),
+        async collectGauges() {
+          metrics.jobs.reset();
+          for (const r of await jobs.countByStatus()) metrics.jobs.set({ type: r.type, status: String(r.status) }, r.count);
+          metrics.queueItems.reset();
+          for (const r of await queue.countByState()) metrics.queueItems.set({ kind: r.kind, state: r.state }, r.count);
+        },
+      });
+    },
+    worker(log) {
+      return new Worker({
+        queue,
+        handlers: [workHandler(handlerDeps), synthHandler(handlerDeps), trainHandler(handlerDeps), callbackHandler(handlerDeps)],
+        clock,
+        metrics,
+        log: o.log ?? log ?? silentLog,
+        workerId: `${hostname()}:${process.pid}:${random.bytes(4).toString('hex')}`,
+        concurrency: config.workerConcurrency,
+        leaseMs: config.jobs.leaseMs,
+        pollIntervalMs: config.jobs.pollIntervalMs,
+        jobTimeoutMs: config.jobs.timeoutMs,
+      });
+    },
+    close: () => database.close(),
+  };
+  return runtime;
+}

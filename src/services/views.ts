@@ -1,0 +1,60 @@
+import type { CallbackRequest } from '../domain/jobs.ts';
+import {
+  speechStatusBody,
+  voiceStatusBody,
+  workCallbackBody,
+  type JobView,
+  type OwnerView,
+  type VoiceView,
+} from '../domain/wire.ts';
+import type { Account } from '../repositories/accounts.repository.ts';
+import type { Job } from '../repositories/jobs.repository.ts';
+import type { Voice } from '../repositories/voices.repository.ts';
+
+/** Rows to the wire views the seed's bodies are built from. */
+export function jobView(job: Job): JobView {
+  return {
+    id: job.id,
+    type: job.type,
+    mode: job.mode,
+    status: job.status,
+    progress: job.status >= 3 ? 100 : job.progress,
+    errorCode: job.error_code,
+    errorMessage: job.error_message,
+    resultUrl: job.result_url,
+    newAudioUrl: job.new_audio_url,
+    duration: job.duration,
+  };
+}
+
+export function voiceView(voice: Voice): VoiceView {
+  return {
+    id: voice.id,
+    type: voice.type,
+    status: voice.status,
+    errorCode: voice.error_code,
+    errorMessage: voice.error_message,
+  };
+}
+
+export function ownerView(account: Account): OwnerView {
+  return { userId: account.id, accessKey: account.access_key };
+}
+
+/** The callback a finished job sends (seed 1.3 for works, 3.6 / 4.6 for speech). */
+export function jobCallback(account: Account) {
+  return (job: Job): CallbackRequest | null => {
+    if (job.callback_url === '') return null;
+    const view = jobView(job);
+    const body = job.type === 'WORK' ? workCallbackBody(view, ownerView(account)) : speechStatusBody(view, ownerView(account));
+    return { url: job.callback_url, body };
+  };
+}
+
+/** The callback a finished training sends (seed 3.3 / 4.3). */
+export function voiceCallback(account: Account) {
+  return (voice: Voice): CallbackRequest | null =>
+    voice.callback_url === ''
+      ? null
+      : { url: voice.callback_url, body: voiceStatusBody(voiceView(voice), ownerView(account)) };
+}

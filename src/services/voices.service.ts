@@ -1,0 +1,102 @@
+import { estimateSpeechSeconds, pointsForSeconds } from '../domain/billing.ts';
+import { AppError, ErrorCode, t } from '../domain/errors.ts';
+import { QueueKind } from '../domain/jobs.ts';
+import { jobIdSchema, parseRequest, speakerIdSchema, voiceCreateSchema, voiceTrainSchema } from '../domain/requests.ts';
+import { speechStatusBody, voiceStatusBody } from '../domain/wire.ts';
+import type { VoiceTier } from '../engines/ports.ts';
+import type { Account } from '../repositories/accounts.repository.ts';
+import type { Fetcher } from '../repositories/fetcher.ts';
+import type { JobsRepository } from '../repositories/jobs.repository.ts';
+import { newId, type RandomSource } from '../repositories/random.ts';
+import type { VoicesRepository } from '../repositories/voices.repository.ts';
+import { checkUrl } from './urls.ts';
+import { jobView, ownerView, voiceView } from './views.ts';
+import type { JobLimits } from './works.service.ts';
+
+export interface SynthParams {
+  speakerId: string;
+  content: string;
+  crossLanguage: boolean;
+  speedRatio: number;
+  pitchRatio: number;
+  volumeRatio: number;
+  outputKey: string;
+}
+
+/** seed 3 (LITE) and 4 (PRO): training, training detail, synthesis, synthesis detail. */
+export class VoicesService {
+  constructor(
+    private readonly voices: VoicesRepository,
+    private readonly jobs: JobsRepository,
+    private readonly fetcher: Fetcher,
+    private readonly random: RandomSource,
+    private readonly limits: JobLimits,
+  ) {}
+
+  async train(account: Account, tier: VoiceTier, body: unknown): Promise<{ speakerId: string }> {
+    const req = parseRequest(voiceTrainSchema, body);
+    if (req.audioUrl === '') throw new AppError(ErrorCode.MISSING_FILE, t('缺少 audioUrl', 'audioUrl is required'));
+    checkUrl(this.fetcher, 'audio', req.audioUrl);
+    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
+    const { voice } = await this.voices.submitTraining({
+      accountId: account.id,
+      type: tier,
+      speakerId: req.speakerId,
+      audioUrl: req.audioUrl,
+      callbackUrl: req.callbackUrl,
+      maxAttempts: this.limits.maxAttempts,
+    });
+    return { speakerId: voice.id };
+  }
+
+  async trainDetail(account: Account, tier: VoiceTier, body: unknown) {
+    const { speakerId } = parseRequest(speakerIdSchema, body);
+    const voice = await this.voices.getOwned(speakerId, account.id, tier);
+    if (voice === null) throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不存在`, `no ${tier} voice ${speakerId}`));
+    return voiceStatusBody(voiceView(voice), ownerView(account));
+  }
+
+  async create(account: Account, tier: VoiceTier, body: unknown): Promise<{ jobId: string }> {
+    const req = parseRequest(voiceCreateSchema, body);
+    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
+    const voice = await this.voices.getOwned(req.speakerId, account.id, tier);
+    // A voice is usable once one training has succeeded (it keeps that profile through later retrainings).
+    if (voice === null || voice.profile === null) {
+      throw new AppError(
+        ErrorCode.NOT_FOUND,
+        t(`${tier} 音色 ${req.speakerId} 不存在或未训练完成`, `no trained ${tier} voice ${req.speakerId}`),
+      );
+    }
+    const seconds = estimateSpeechSeconds(req.content, req.speedRatio);
+    if (seconds === 0) throw new AppError(ErrorCode.BAD_PARAMETER, t('content 中没有可朗读的内容', 'content has nothing to speak'));
+    const params: SynthParams = {
+      speakerId: voice.id,
+      content: req.content,
+      crossLanguage: tier === 'LITE' ? req.kyyRole : false,
+      speedRatio: req.speedRatio,
+      pitchRatio: req.pitchRatio,
+      volumeRatio: req.volumeRatio,
+      outputKey: this.random.bytes(16).toString('hex'),
+    };
+    const job = await this.jobs.submit({
+      id: newId(this.random, tier === 'LITE' ? 'sl_' : 'sp_'),
+      accountId: account.id,
+      type: tier,
+      mode: 'speech',
+      params: { ...params },
+      title: '',
+      callbackUrl: req.callbackUrl,
+      reservePoints: pointsForSeconds(seconds),
+      limits: this.limits,
+      queue: { kind: QueueKind.SYNTH, maxAttempts: this.limits.maxAttempts },
+    });
+    return { jobId: job.id };
+  }
+
+  async createDetail(account: Account, tier: VoiceTier, body: unknown) {
+    const { jobId } = parseRequest(jobIdSchema, body);
+    const job = await this.jobs.getOwned(jobId, account.id, [tier]);
+    if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
+    return speechStatusBody(jobView(job), ownerView(account));
+  }
+}

@@ -1,0 +1,107 @@
+import { estimateSpeechSeconds, MIN_AUDIO_SECONDS, pointsForSeconds } from '../domain/billing.ts';
+import { AppError, ErrorCode, t } from '../domain/errors.ts';
+import { QueueKind, type JobMode } from '../domain/jobs.ts';
+import { jobIdSchema, parseRequest, worksCreateSchema } from '../domain/requests.ts';
+import { workStatusBody } from '../domain/wire.ts';
+import type { Account } from '../repositories/accounts.repository.ts';
+import type { Fetcher } from '../repositories/fetcher.ts';
+import type { JobsRepository } from '../repositories/jobs.repository.ts';
+import { newId, type RandomSource } from '../repositories/random.ts';
+import type { VoicesRepository } from '../repositories/voices.repository.ts';
+import { checkUrl } from './urls.ts';
+import { jobView } from './views.ts';
+
+export interface WorkParams {
+  audioUrl: string;
+  videoUrl: string;
+  text: string;
+  speakerId: string;
+  /** Unguessable prefix of the result's blob key, fixed at submission so a retry writes the same key. */
+  outputKey: string;
+}
+
+export interface JobLimits {
+  maxRunning: number;
+  maxPending: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_TITLE = '未命名';
+
+/** seed 1.1 create and 1.2 inspect. */
+export class WorksService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly voices: VoicesRepository,
+    private readonly fetcher: Fetcher,
+    private readonly random: RandomSource,
+    private readonly limits: JobLimits,
+  ) {}
+
+  async create(account: Account, body: unknown): Promise<{ jobId: string }> {
+    const req = parseRequest(worksCreateSchema, body);
+    const mode = this.modeOf(req);
+    if (mode !== 'audio_only') checkUrl(this.fetcher, 'video', req.videoUrl);
+    if (mode === 'audio') checkUrl(this.fetcher, 'audio', req.audioUrl);
+    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
+
+    let reserve: number;
+    if (mode === 'audio') {
+      // The audio's real length is known once it is downloaded; the job then reserves the rest.
+      reserve = MIN_AUDIO_SECONDS;
+    } else {
+      const seconds = estimateSpeechSeconds(req.text);
+      if (seconds === 0) {
+        throw new AppError(ErrorCode.BAD_PARAMETER, t('text 中没有可朗读的内容', 'text has nothing to speak'));
+      }
+      reserve = pointsForSeconds(seconds);
+    }
+    if (req.speakerId !== '' && mode !== 'audio') {
+      const voice = await this.voices.getOwnedAnyType(req.speakerId, account.id);
+      if (voice === null || voice.profile === null) {
+        throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${req.speakerId} 不存在或未训练完成`, `voice ${req.speakerId} does not exist or is not trained`));
+      }
+    }
+    const params: WorkParams = {
+      audioUrl: mode === 'audio' ? req.audioUrl : '',
+      videoUrl: mode === 'audio_only' ? '' : req.videoUrl,
+      text: mode === 'audio' ? '' : req.text,
+      speakerId: mode === 'audio' ? '' : req.speakerId,
+      outputKey: this.random.bytes(16).toString('hex'),
+    };
+    const job = await this.jobs.submit({
+      id: newId(this.random, 'w_'),
+      accountId: account.id,
+      type: 'WORK',
+      mode,
+      params: { ...params },
+      title: req.title === '' ? DEFAULT_TITLE : req.title,
+      callbackUrl: req.callbackUrl,
+      reservePoints: reserve,
+      limits: this.limits,
+      queue: { kind: QueueKind.WORK, maxAttempts: this.limits.maxAttempts },
+    });
+    return { jobId: job.id };
+  }
+
+  async inspect(account: Account, body: unknown) {
+    const { jobId } = parseRequest(jobIdSchema, body);
+    const job = await this.jobs.getOwned(jobId, account.id, ['WORK']);
+    if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`作品 ${jobId} 不存在`, `no work ${jobId}`));
+    return workStatusBody(jobView(job));
+  }
+
+  /** DECISIONS "Modes": which fields are present decides the mode. */
+  private modeOf(req: { audioUrl: string; videoUrl: string; text: string }): JobMode {
+    if (req.videoUrl !== '' && req.audioUrl !== '') return 'audio';
+    if (req.videoUrl !== '' && req.text !== '') return 'text';
+    if (req.videoUrl === '' && req.text !== '') return 'audio_only';
+    if (req.videoUrl !== '') {
+      throw new AppError(ErrorCode.MISSING_FILE, t('需要 audioUrl 或 text', 'audioUrl or text is required with videoUrl'));
+    }
+    if (req.audioUrl !== '') {
+      throw new AppError(ErrorCode.MISSING_FILE, t('音频驱动需要 videoUrl', 'videoUrl is required with audioUrl'));
+    }
+    throw new AppError(ErrorCode.BAD_PARAMETER, t('需要 videoUrl、audioUrl 或 text', 'videoUrl with audioUrl or text, or text alone, is required'));
+  }
+}
