@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AppError } from '../../src/domain/errors.ts';
+import { JobStatus } from '../../src/domain/jobs.ts';
+import { AccountsRepository } from '../../src/repositories/accounts.repository.ts';
+import { ManualClock } from '../../src/repositories/clock.ts';
+import { JobsRepository, type SubmitJobInput } from '../../src/repositories/jobs.repository.ts';
+import { LedgerRepository } from '../../src/repositories/ledger.repository.ts';
+import { QueueRepository } from '../../src/repositories/queue.repository.ts';
+import { cryptoRandom } from '../../src/repositories/random.ts';
+import { TokensRepository } from '../../src/repositories/tokens.repository.ts';
+import { VoicesRepository } from '../../src/repositories/voices.repository.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const noCallback = () => null;
+
+/**
+ * One contract, every backend: the same repository behaviour on SQLite and PostgreSQL (CONVENTIONS
+ * "One port, several adapters, one contract suite").
+ */
+export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
+  describe(`repositories on ${kind}`, () => {
+    let tdb: TestDatabase;
+    let clock: ManualClock;
+    let accounts: AccountsRepository;
+    let jobs: JobsRepository;
+    let voices: VoicesRepository;
+    let queue: QueueRepository;
+    let ledger: LedgerRepository;
+    let tokens: TokensRepository;
+
+    before(async () => {
+      tdb = await openTestDatabase(kind);
+      clock = new ManualClock(Date.UTC(2026, 5, 1));
+      queue = new QueueRepository(tdb.database, clock, cryptoRandom);
+      accounts = new AccountsRepository(tdb.database, clock, cryptoRandom);
+      jobs = new JobsRepository(tdb.database, queue, clock, cryptoRandom);
+      voices = new VoicesRepository(tdb.database, queue, clock, cryptoRandom);
+      ledger = new LedgerRepository(tdb.database);
+      tokens = new TokensRepository(tdb.database, clock);
+    });
+    after(async () => tdb.cleanup());
+
+    const submission = (accountId: string, points: number, over: Partial<SubmitJobInput> = {}): SubmitJobInput => ({
+      id: `w_${cryptoRandom.bytes(8).toString('hex')}`,
+      accountId,
+      type: 'WORK',
+      mode: 'text',
+      params: {},
+      title: 't',
+      callbackUrl: '',
+      reservePoints: points,
+      limits: { maxRunning: 100, maxPending: 1000 },
+      queue: { kind: 'work', maxAttempts: 3 },
+      ...over,
+    });
+
+    test('accounts: create, topup, quota, disable; balance equals the ledger sum', async () => {
+      const a = await accounts.create({ points: 100, lite: 2, pro: 1 });
+      const row = await accounts.findByAccessKey(a.accessKey);
+      assert.equal(row?.balance, 100);
+      assert.equal((await accounts.topup(a.accessKey, 50)).balance, 150);
+      await assert.rejects(accounts.topup(a.accessKey, -1000), (e: unknown) => e instanceof AppError && e.code === 20005);
+      const q = await accounts.setQuota(a.accessKey, { lite: 5 });
+      assert.equal(q.lite_total, 5);
+      assert.equal(q.pro_total, 1);
+      assert.equal(await ledger.sum(a.userId), 150);
+      await accounts.disable(a.accessKey);
+      assert.equal((await accounts.findByAccessKey(a.accessKey))?.disabled, 1);
+      await assert.rejects(accounts.topup('nope', 1), (e: unknown) => e instanceof AppError && e.code === 20001);
+    });
+
+    test('tokens: stored by hash, expire, replayed signatures refused', async () => {
+      const a = await accounts.create({ points: 0, lite: 0, pro: 0 });
+      await tokens.insert('hash1', a.userId, clock.now() + 1000);
+      assert.equal((await tokens.findAccount('hash1'))?.id, a.userId);
+      clock.advance(1001);
+      assert.equal(await tokens.findAccount('hash1'), null);
+      assert.equal(await tokens.recordSignature('sig1', clock.now() + 5000), true);
+      assert.equal(await tokens.recordSignature('sig1', clock.now() + 5000), false);
+      assert.ok((await tokens.prune()) >= 1);
+    });
+
+    test('jobs: reserve at submission, settle once on success, refund once on failure', async () => {
+      const a = await accounts.create({ points: 30, lite: 0, pro: 0 });
+      const j1 = await jobs.submit(submission(a.userId, 10));
+      assert.equal((await accounts.findById(a.userId))?.balance, 20);
+      await jobs.markRunning(j1.id);
+      const done = await jobs.complete(j1.id, { resultUrl: 'u', resultKey: 'k', durationSec: 7.2 }, noCallback);
+      assert.equal(done.status, JobStatus.DONE);
+      assert.equal(done.fee, 8);
+      assert.equal(done.duration, 8);
+      // a second completion (a retried handler) changes nothing
+      await jobs.complete(j1.id, { resultUrl: 'u', resultKey: 'k', durationSec: 9 }, noCallback);
+      await jobs.fail(j1.id, 20902, 'late', noCallback);
+      assert.equal((await accounts.findById(a.userId))?.balance, 22);
+
+      const j2 = await jobs.submit(submission(a.userId, 5));
+      await jobs.fail(j2.id, 20011, 'no audio', noCallback);
+      await jobs.fail(j2.id, 20011, 'no audio', noCallback);
+      assert.equal((await accounts.findById(a.userId))?.balance, 22);
+      assert.equal((await jobs.get(j2.id))?.error_code, 20011);
+      assert.equal(await ledger.sum(a.userId), 22);
+      const kinds = (await ledger.entriesForJob(j1.id)).map((e) => e.kind).sort();
+      assert.deepEqual(kinds, ['reserve', 'settle']);
+      const bills = await ledger.charges(a.userId, 1, 10);
+      assert.equal(bills.total, 1);
+      assert.equal(bills.list[0]?.fee, 8);
+    });
+
+    test('jobs: 20005 when the balance cannot cover, reserveUpTo is idempotent', async () => {
+      const a = await accounts.create({ points: 12, lite: 0, pro: 0 });
+      await assert.rejects(jobs.submit(submission(a.userId, 13)), (e: unknown) => e instanceof AppError && e.code === 20005);
+      const j = await jobs.submit(submission(a.userId, 5));
+      await jobs.reserveUpTo(j.id, 9);
+      await jobs.reserveUpTo(j.id, 9);
+      assert.equal((await accounts.findById(a.userId))?.balance, 3);
+      const j2 = await jobs.submit(submission(a.userId, 1));
+      await assert.rejects(jobs.reserveUpTo(j2.id, 10), (e: unknown) => e instanceof AppError && e.code === 20005);
+      assert.equal(await ledger.sum(a.userId), 2);
+    });
+
+    test('jobs: concurrent submissions never overdraw', async () => {
+      const a = await accounts.create({ points: 10, lite: 0, pro: 0 });
+      const results = await Promise.allSettled(Array.from({ length: 25 }, () => jobs.submit(submission(a.userId, 1))));
+      const ok = results.filter((r) => r.status === 'fulfilled').length;
+      assert.equal(ok, 10);
+      for (const r of results) {
+        if (r.status === 'rejected') assert.equal((r.reason as AppError).code, 20005);
+      }
+      assert.equal((await accounts.findById(a.userId))?.balance, 0);
+    });
+
+    test('jobs: limits 20007 (running) and 20008 (queued or running)', async () => {
+      const a = await accounts.create({ points: 100, lite: 0, pro: 0 });
+      const limits = { maxRunning: 1, maxPending: 2 };
+      const j = await jobs.submit(submission(a.userId, 1, { limits }));
+      await jobs.submit(submission(a.userId, 1, { limits }));
+      await assert.rejects(jobs.submit(submission(a.userId, 1, { limits })), (e: unknown) => e instanceof AppError && e.code === 20008);
+      await jobs.markRunning(j.id);
+      await assert.rejects(jobs.submit(submission(a.userId, 1, { limits })), (e: unknown) => e instanceof AppError && e.code === 20007);
+    });
+
+    test('queue: claim, lease expiry, heartbeat, retry, release, dedupe', async () => {
+      const db = tdb.database.db;
+      const id = await queue.enqueue(db, { kind: 'k1', refId: 'r1', payload: { a: 1 }, maxAttempts: 3, dedupeKey: 'dk1' });
+      assert.ok(id);
+      assert.equal(await queue.enqueue(db, { kind: 'k1', refId: 'r1', payload: {}, maxAttempts: 3, dedupeKey: 'dk1' }), null);
+      const c1 = await queue.claim('w1', 1000, ['k1']);
+      assert.equal(c1?.id, id);
+      assert.equal(c1?.attempts, 1);
+      assert.equal(await queue.claim('w2', 1000, ['k1']), null);
+      assert.equal(await queue.heartbeat(id!, 'w1', 1000), true);
+      clock.advance(1001);
+      const c2 = await queue.claim('w2', 1000, ['k1']);
+      assert.equal(c2?.id, id);
+      assert.equal(c2?.attempts, 2);
+      assert.equal(await queue.heartbeat(id!, 'w1', 1000), false);
+      assert.equal(await queue.complete(id!, 'w1'), false);
+      assert.equal(await queue.retry(id!, 'w2', 5000, 'boom'), true);
+      assert.equal(await queue.claim('w2', 1000, ['k1']), null);
+      clock.advance(5000);
+      const c3 = await queue.claim('w3', 1000, ['k1']);
+      assert.equal(c3?.attempts, 3);
+      assert.equal(await queue.release(id!, 'w3'), true);
+      const c4 = await queue.claim('w3', 1000, ['k1']);
+      assert.equal(c4?.attempts, 3);
+      assert.equal(await queue.complete(id!, 'w3'), true);
+      assert.equal((await queue.get(id!))?.state, 'done');
+    });
+
+    test('queue: concurrent claims never take the same item twice', async () => {
+      const db = tdb.database.db;
+      for (let i = 0; i < 20; i++) await queue.enqueue(db, { kind: 'k2', refId: `r${i}`, payload: {}, maxAttempts: 1 });
+      const claimed = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.claim(`w${i}`, 60_000, ['k2'])));
+      const ids = claimed.filter((c) => c !== null).map((c) => c.id);
+      assert.equal(ids.length, 20);
+      assert.equal(new Set(ids).size, 20);
+    });
+
+    test('voices: quota 30002 uses no slot, at most 10 trainings, no overlap', async () => {
+      const a = await accounts.create({ points: 0, lite: 1, pro: 0 });
+      const base = { accountId: a.userId, audioUrl: 'http://x/a.wav', callbackUrl: '', maxAttempts: 3 };
+      await assert.rejects(
+        voices.submitTraining({ ...base, type: 'PRO', speakerId: '' }),
+        (e: unknown) => e instanceof AppError && e.code === 30002,
+      );
+      assert.equal((await accounts.findById(a.userId))?.pro_used, 0);
+      const { voice, training } = await voices.submitTraining({ ...base, type: 'LITE', speakerId: '' });
+      assert.equal((await accounts.findById(a.userId))?.lite_used, 1);
+      await assert.rejects(
+        voices.submitTraining({ ...base, type: 'LITE', speakerId: '' }),
+        (e: unknown) => e instanceof AppError && e.code === 30002,
+      );
+      await assert.rejects(
+        voices.submitTraining({ ...base, type: 'LITE', speakerId: voice.id }),
+        (e: unknown) => e instanceof AppError && e.code === 30001,
+      );
+      await assert.rejects(
+        voices.submitTraining({ ...base, type: 'PRO', speakerId: voice.id }),
+        (e: unknown) => e instanceof AppError && e.code === 20006,
+      );
+      let last = training;
+      await voices.completeTraining(voice.id, last.id, { f0: 1 }, () => null);
+      for (let i = 2; i <= 10; i++) {
+        ({ training: last } = await voices.submitTraining({ ...base, type: 'LITE', speakerId: voice.id }));
+        await voices.failTraining(voice.id, last.id, 20014, 'short', () => null);
+      }
+      await assert.rejects(
+        voices.submitTraining({ ...base, type: 'LITE', speakerId: voice.id }),
+        (e: unknown) => e instanceof AppError && e.code === 20004,
+      );
+      const v = await voices.get(voice.id);
+      assert.equal(v?.trainings, 10);
+      assert.equal(v?.status, JobStatus.FAILED);
+      assert.equal(v?.profile, JSON.stringify({ f0: 1 }), 'a failed retraining keeps the profile');
+    });
+  });
+}

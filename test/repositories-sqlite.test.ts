@@ -1,0 +1,3 @@
+import { repositoryContract } from './contract/repositories.contract.ts';
+
+repositoryContract('sqlite');
