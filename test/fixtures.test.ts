@@ -40,7 +40,10 @@ describe('test fixtures', () => {
   });
 
   it('speechWav / speechMp3: real speech of the asked length', async () => {
-    const [zh, en] = await Promise.all([speechWav({ lang: 'zh', seconds: 30 }), speechMp3({ lang: 'en', seconds: 6 })]);
+    const [zh, en] = await Promise.all([
+      speechWav({ lang: 'zh', seconds: 30 }),
+      speechMp3({ lang: 'en', seconds: 6 }),
+    ]);
     const a = await media.probe(zh);
     near(a.durationSec, 30);
     assert.deepEqual(a.audio, { codec: 'pcm_s16le', sampleRate: 16000, channels: 1 });

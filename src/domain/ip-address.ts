@@ -171,7 +171,7 @@ function formatIPv6(g: number[]): string {
   // RFC 5952: compress the longest run (first on ties) of two or more zero groups
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

@@ -55,7 +55,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     genReqId: () => deps.random.bytes(8).toString('hex'),
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'reqId',
     return503OnClosing: true,
   });
 

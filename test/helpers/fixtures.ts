@@ -99,7 +99,11 @@ const SPEECH: Record<'en' | 'zh', string[]> = {
 };
 
 /** Arguments that read every speech file of `lang`, join them end to end and loop that mono track. */
-function speechGraph(lang: 'en' | 'zh', sampleRate: number, seconds: number): { args: string[]; sources: string[] } {
+function speechGraph(
+  lang: 'en' | 'zh',
+  sampleRate: number,
+  seconds: number,
+): { args: string[]; sources: string[] } {
   const sources = SPEECH[lang].map(sharedMedia);
   const fmt = `aresample=${sampleRate},aformat=sample_fmts=fltp:channel_layouts=mono`;
   const parts = sources.map((_, i) => `[${i}:a]${fmt}[a${i}]`);

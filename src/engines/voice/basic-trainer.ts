@@ -1,0 +1,76 @@
+/**
+ * Baseline voice training: measures the speaker instead of learning a model. Every training file is
+ * decoded to 16 kHz mono, speech is found with an energy VAD, and the profile records median pitch,
+ * pitch spread, syllable rate and loudness of the speech. The espeak baseline uses the pitch; later
+ * engines may use more.
+ */
+import { AppError, ErrorCode, t } from '../../domain/errors.ts';
+import type { VoiceProfile, VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
+import type { MediaTool } from '../../repositories/media.ts';
+import { countEnergyPeaks, detectSpeech, median, percentile, pitchOfFrames, semitones, SILENCE_DB, toDb } from './dsp.ts';
+
+export const TRAINING_SAMPLE_RATE = 16_000;
+/** Less speech than this over all files is refused (ports.ts: VoiceTrainer). */
+export const MIN_SPEECH_SECONDS = 3;
+/** Pitch search range for speaking voices, Hz. */
+const MIN_F0_HZ = 60;
+const MAX_F0_HZ = 400;
+
+export class BasicVoiceTrainer implements VoiceTrainer {
+  constructor(private readonly media: MediaTool) {}
+
+  async train(input: VoiceTrainingInput): Promise<VoiceProfile> {
+    const f0: number[] = [];
+    let speechSeconds = 0;
+    let peaks = 0;
+    let speechEnergy = 0;
+    let speechFrames = 0;
+    for (const file of input.audioFiles) {
+      input.signal.throwIfAborted();
+      const pcm = await this.media.decodeAudio(file, TRAINING_SAMPLE_RATE, { signal: input.signal });
+      const vad = detectSpeech(pcm, TRAINING_SAMPLE_RATE);
+      speechSeconds += vad.speechSeconds;
+      peaks += countEnergyPeaks(vad.levelsDb, vad.speech);
+      vad.speech.forEach((isSpeech, f) => {
+        if (isSpeech !== 1) return;
+        speechEnergy += 10 ** ((vad.levelsDb[f] as number) / 10);
+        speechFrames++;
+      });
+      const frameF0 = pitchOfFrames(pcm, TRAINING_SAMPLE_RATE, vad.frameLen, vad.speech, {
+        minHz: MIN_F0_HZ,
+        maxHz: MAX_F0_HZ,
+      });
+      for (const hz of frameF0) f0.push(hz);
+    }
+
+    if (speechSeconds < MIN_SPEECH_SECONDS) {
+      const found = speechSeconds.toFixed(1);
+      throw new AppError(
+        ErrorCode.INVALID_AUDIO_DURATION,
+        t(
+          `只检测到 ${found} 秒语音，至少需要 ${MIN_SPEECH_SECONDS} 秒`,
+          `found ${found} s of speech; at least ${MIN_SPEECH_SECONDS} s needed`,
+        ),
+      );
+    }
+    if (f0.length === 0) {
+      throw new AppError(
+        ErrorCode.INVALID_AUDIO_DURATION,
+        t('音频中没有检测到有声语音', 'no voiced speech found in the audio'),
+      );
+    }
+
+    const round = (x: number, digits: number): number => Number(x.toFixed(digits));
+    return {
+      version: 1,
+      tier: input.tier,
+      // Language identification comes with a later trainer.
+      language: 'unknown',
+      speechSeconds: round(speechSeconds, 2),
+      f0MedianHz: round(median(f0), 1),
+      f0RangeSemitones: round(semitones(percentile(f0, 10), percentile(f0, 90)), 2),
+      speakingRate: round(peaks / speechSeconds, 2),
+      loudnessDb: round(speechFrames > 0 ? toDb(Math.sqrt(speechEnergy / speechFrames)) : SILENCE_DB, 1),
+    };
+  }
+}

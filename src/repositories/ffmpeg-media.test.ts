@@ -1,0 +1,405 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  FfmpegMedia,
+  buildFfmpegArgs,
+  createProgressParser,
+  isRefusedInput,
+  parseFfprobeJson,
+  tempNameBeside,
+} from './ffmpeg-media.ts';
+import { FFMPEG_INSTALL_HINT, locateFfmpeg } from './ffmpeg-locate.ts';
+import { MediaError } from './media.ts';
+
+function isMediaError(kind: MediaError['kind'], pattern?: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof MediaError, `expected MediaError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+/** Whether the process is gone (exited; a zombie waiting for its reaper counts as gone). */
+async function processGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+describe('buildFfmpegArgs', () => {
+  it('adds the fixed options and a protocol whitelist before every input', () => {
+    const args = buildFfmpegArgs(['-i', 'a.mp4', '-i', 'b.wav', '-map', '0:v', 'out.mp4'], {
+      progress: true,
+    });
+    assert.deepEqual(args, [
+      '-nostdin',
+      '-hide_banner',
+      '-y',
+      '-nostats',
+      '-progress',
+      'pipe:3',
+      '-protocol_whitelist',
+      'file,pipe',
+      '-i',
+      'a.mp4',
+      '-protocol_whitelist',
+      'file,pipe',
+      '-i',
+      'b.wav',
+      '-map',
+      '0:v',
+      'out.mp4',
+    ]);
+    assert.ok(!buildFfmpegArgs(['-i', 'a.wav', 'o.wav'], { progress: false }).includes('-progress'));
+  });
+
+  it('refuses inputs that are not local files', () => {
+    for (const bad of [
+      'http://x/a.mp4',
+      'HTTPS://x',
+      'concat:a.mp4|b.mp4',
+      'file:a.mp4',
+      'pipe:0',
+      '-',
+      '',
+    ]) {
+      assert.ok(isRefusedInput(bad), bad);
+      assert.throws(
+        () => buildFfmpegArgs(['-i', bad, 'o.mp4'], { progress: false }),
+        isMediaError('unreadable'),
+      );
+    }
+    for (const ok of [
+      '/tmp/a.mp4',
+      'a.mp4',
+      './x:y.mp4',
+      '/data/2024-01-01T10:00:00.mp4',
+      'anullsrc=r=16000:cl=mono',
+    ]) {
+      assert.ok(!isRefusedInput(ok), ok);
+    }
+    assert.deepEqual(
+      buildFfmpegArgs(['-i', 'pipe:0', 'o.wav'], { progress: false, allowPipeInput: true }).slice(-3),
+      ['-i', 'pipe:0', 'o.wav'],
+    );
+    assert.throws(() => buildFfmpegArgs(['-i'], { progress: false }), isMediaError('failed'));
+    assert.throws(
+      () => buildFfmpegArgs(['-f', 'lavfi', '-i', 'movie=http\\://x/a.mp4', 'o.mp4'], { progress: false }),
+      isMediaError('unreadable'),
+    );
+  });
+});
+
+describe('createProgressParser', () => {
+  it('reads out_time_us / out_time_ms (both microseconds) across chunk boundaries, growing only', () => {
+    const seen: number[] = [];
+    const parse = createProgressParser((s) => seen.push(s));
+    parse('frame=1\nout_time_us=N/A\nout_time_ms=-23000\nout_time_us=500');
+    parse('000\nout_time_ms=500000\nout_time=00:00:00.500000\nprogress=continue\n');
+    parse(Buffer.from('out_time_ms=1250000\r\nout_time_us=1000000\nprogress=end\n'));
+    assert.deepEqual(seen, [0.5, 1.25]);
+  });
+});
+
+describe('parseFfprobeJson', () => {
+  it('takes avg_frame_rate, falls back to r_frame_rate, skips cover art and swaps rotated sizes', () => {
+    const info = parseFfprobeJson({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', size: '1234' },
+      streams: [
+        { codec_type: 'video', codec_name: 'mjpeg', width: 10, height: 10, disposition: { attached_pic: 1 } },
+        {
+          codec_type: 'video',
+          codec_name: 'hevc',
+          width: 1920,
+          height: 1080,
+          avg_frame_rate: '0/0',
+          r_frame_rate: '30000/1001',
+          nb_frames: 'N/A',
+          duration: '4.5',
+          side_data_list: [{ rotation: -90 }],
+        },
+        { codec_type: 'audio', codec_name: 'aac', sample_rate: '44100', channels: 2, duration: '4.6' },
+        { codec_type: 'audio', codec_name: 'mp3', sample_rate: '16000', channels: 1 },
+      ],
+    });
+    assert.equal(info.formatName, 'mov,mp4,m4a,3gp,3g2,mj2');
+    assert.equal(info.sizeBytes, 1234);
+    assert.equal(info.durationSec, 4.6, 'longest stream when the format has no duration');
+    assert.deepEqual(info.video, {
+      codec: 'hevc',
+      width: 1080,
+      height: 1920,
+      fps: 30000 / 1001,
+      frames: null,
+    });
+    assert.deepEqual(info.audio, { codec: 'aac', sampleRate: 44100, channels: 2 });
+  });
+
+  it('reads the format duration and frame count; cover art alone is no video', () => {
+    const info = parseFfprobeJson(
+      {
+        format: { format_name: 'mp3', duration: '3.000000' },
+        streams: [
+          { codec_type: 'audio', codec_name: 'mp3', sample_rate: '44100', channels: 1, duration: '3.1' },
+          { codec_type: 'video', codec_name: 'png', disposition: { attached_pic: 1 } },
+        ],
+      },
+      99,
+    );
+    assert.equal(info.durationSec, 3);
+    assert.equal(info.sizeBytes, 99);
+    assert.equal(info.video, null);
+  });
+
+  it('throws unreadable without audio or video streams', () => {
+    assert.throws(() => parseFfprobeJson({ format: {}, streams: [] }), isMediaError('unreadable'));
+    assert.throws(
+      () => parseFfprobeJson({ streams: [{ codec_type: 'subtitle' }] }),
+      isMediaError('unreadable'),
+    );
+    assert.throws(() => parseFfprobeJson(null), isMediaError('unreadable'));
+  });
+});
+
+describe('locateFfmpeg', () => {
+  it('finds ffmpeg and ffprobe on PATH, or takes DHS_FFMPEG / DHS_FFPROBE', () => {
+    const found = locateFfmpeg(process.env);
+    assert.match(found.ffmpegPath, /ffmpeg$/);
+    assert.match(found.ffprobePath, /ffprobe$/);
+    const explicit = locateFfmpeg({
+      ...process.env,
+      DHS_FFMPEG: found.ffmpegPath,
+      DHS_FFPROBE: found.ffprobePath,
+    });
+    assert.deepEqual(explicit, found);
+  });
+
+  it('says how to install when they are missing or the variables point nowhere', () => {
+    assert.throws(
+      () => locateFfmpeg({ PATH: '/nonexistent' }),
+      (err: unknown) => err instanceof Error && err.message.includes('apt-get install -y ffmpeg'),
+    );
+    assert.throws(
+      () => locateFfmpeg({ ...process.env, DHS_FFPROBE: '/nonexistent/ffprobe' }),
+      (err: unknown) => err instanceof Error && /DHS_FFPROBE/.test(err.message),
+    );
+    assert.match(FFMPEG_INSTALL_HINT, /DHS_FFMPEG and DHS_FFPROBE/);
+  });
+});
+
+describe('FfmpegMedia', () => {
+  let dir: string;
+  let media: FfmpegMedia;
+  let clip: string; // 2 s, 320x240 25 fps H.264 + 1 s of 16 kHz mono AAC
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dhs-ffmpeg-media-'));
+    media = new FfmpegMedia({ ...locateFfmpeg(process.env), defaultTimeoutMs: 60_000 });
+    clip = join(dir, 'clip.mp4');
+    await media.ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=320x240:r=25:d=2',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=440:r=16000:d=1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-ac',
+      '1',
+      clip,
+    ]);
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('probes a video file', async () => {
+    const info = await media.probe(clip);
+    assert.match(info.formatName, /mp4/);
+    assert.ok(Math.abs(info.durationSec - 2) < 0.1, String(info.durationSec));
+    assert.ok(info.sizeBytes > 1000);
+    assert.deepEqual(info.video, { codec: 'h264', width: 320, height: 240, fps: 25, frames: 50 });
+    assert.deepEqual(info.audio, { codec: 'aac', sampleRate: 16000, channels: 1 });
+  });
+
+  it('probe: unreadable for non-media, missing files and URLs', async () => {
+    const text = join(dir, 'notes.bin');
+    await writeFile(text, 'this is not a media file\n'.repeat(50));
+    await assert.rejects(media.probe(text), isMediaError('unreadable'));
+    await assert.rejects(media.probe(join(dir, 'missing.mp4')), isMediaError('unreadable'));
+    await assert.rejects(media.probe('http://127.0.0.1:9/a.mp4'), isMediaError('unreadable', /only local/));
+  });
+
+  it('ffmpeg: a failure carries the end of stderr', async () => {
+    await assert.rejects(
+      media.ffmpeg(['-i', join(dir, 'missing.wav'), join(dir, 'never.wav')]),
+      isMediaError('failed', /exited with code \d+:[\s\S]*No such file or directory/),
+    );
+  });
+
+  it('ffmpeg: the whitelist guards every input, not just the first', async () => {
+    const list = join(dir, 'list.txt');
+    await writeFile(list, "file 'tcp://127.0.0.1:9/x.mp4'\n");
+    await assert.rejects(
+      media.ffmpeg(['-i', clip, '-f', 'concat', '-safe', '0', '-i', list, '-f', 'null', '-']),
+      isMediaError('failed', /not on whitelist 'file,pipe'/),
+    );
+  });
+
+  it('ffmpeg: reports progress in seconds of output', async () => {
+    const seen: number[] = [];
+    await media.ffmpeg(['-i', clip, '-f', 'null', '-'], { onProgressSec: (s) => seen.push(s) });
+    assert.ok(seen.length > 0);
+    assert.ok(Math.abs((seen.at(-1) ?? 0) - 2) < 0.1, String(seen));
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+    );
+  });
+
+  it('ffmpeg: a timeout kills the process and its group', async () => {
+    // A stand-in "ffmpeg" that starts a grandchild and never exits.
+    const fake = join(dir, 'hang.sh');
+    const pidFile = join(dir, 'grandchild.pid');
+    await writeFile(fake, `#!/bin/sh\nsleep 600 &\necho $! > '${pidFile}'\nwait\n`);
+    await chmod(fake, 0o755);
+    const hanging = new FfmpegMedia({ ffmpegPath: fake, ffprobePath: fake });
+    const started = Date.now();
+    await assert.rejects(hanging.ffmpeg(['-f', 'null', '-'], { timeoutMs: 300 }), isMediaError('timeout'));
+    assert.ok(Date.now() - started < 5000);
+    const grandchild = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.ok(grandchild > 0);
+    assert.ok(await processGone(grandchild), 'the grandchild was killed with the group');
+  });
+
+  it('ffmpeg: a real endless run times out', async () => {
+    await assert.rejects(
+      media.ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-f', 'null', '-'], { timeoutMs: 300 }),
+      isMediaError('timeout'),
+    );
+  });
+
+  it('ffmpeg: aborts on the signal, before or during the run', async () => {
+    const pre = new AbortController();
+    pre.abort();
+    await assert.rejects(
+      media.ffmpeg(['-i', clip, '-f', 'null', '-'], { signal: pre.signal }),
+      isMediaError('aborted'),
+    );
+
+    const ac = new AbortController();
+    await assert.rejects(
+      media.ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-f', 'null', '-'], {
+        signal: ac.signal,
+        onProgressSec: () => ac.abort(),
+      }),
+      isMediaError('aborted'),
+    );
+  });
+
+  it('ffmpeg: an error thrown by onProgressSec stops the run and comes back', async () => {
+    await assert.rejects(
+      media.ffmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-f', 'null', '-'], {
+        onProgressSec: () => {
+          throw new Error('callback broke');
+        },
+      }),
+      /callback broke/,
+    );
+  });
+
+  it('cannot-start binaries fail clearly', async () => {
+    const missing = new FfmpegMedia({
+      ffmpegPath: join(dir, 'no-ffmpeg'),
+      ffprobePath: join(dir, 'no-ffprobe'),
+    });
+    await assert.rejects(missing.ffmpeg(['-version']), isMediaError('failed', /cannot run .*ENOENT/));
+    await assert.rejects(missing.probe(clip), isMediaError('failed', /cannot run/));
+  });
+
+  it('encodeAudio + decodeAudio round-trip through wav', async () => {
+    const rate = 16000;
+    const pcm = new Float32Array(rate * 30); // 30 s: far more than a pipe buffer, so backpressure matters
+    for (let i = 0; i < pcm.length; i++) pcm[i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / rate);
+    const wav = join(dir, 'tone.wav');
+    await media.encodeAudio(pcm, rate, wav);
+    const info = await media.probe(wav);
+    assert.deepEqual(info.audio, { codec: 'pcm_s16le', sampleRate: rate, channels: 1 });
+    assert.equal(info.video, null);
+    assert.ok(Math.abs(info.durationSec - 30) < 0.01);
+
+    const back = await media.decodeAudio(wav, rate);
+    assert.equal(back.length, pcm.length);
+    let maxErr = 0;
+    for (let i = 0; i < pcm.length; i++) maxErr = Math.max(maxErr, Math.abs((back[i] ?? 0) - (pcm[i] ?? 0)));
+    assert.ok(maxErr < 2 / 32768, `max error ${maxErr}`);
+
+    const down = await media.decodeAudio(clip, 8000);
+    assert.ok(Math.abs(down.length - 8000) < 400, String(down.length)); // AAC pads to whole frames
+  });
+
+  it('encodeAudio writes mp3 and m4a by extension, via a temp file', async () => {
+    const rate = 22050;
+    const pcm = new Float32Array(rate * 3);
+    for (let i = 0; i < pcm.length; i++) pcm[i] = 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate);
+    const sub = await mkdtemp(join(dir, 'enc-'));
+    const mp3 = join(sub, 'speech.mp3');
+    const m4a = join(sub, 'speech.m4a');
+    const progress: number[] = [];
+    await media.encodeAudio(pcm, rate, mp3, { onProgressSec: (s) => progress.push(s) });
+    await media.encodeAudio(pcm, rate, m4a);
+    assert.ok(progress.length > 0);
+    const a = await media.probe(mp3);
+    assert.deepEqual(a.audio, { codec: 'mp3', sampleRate: rate, channels: 1 });
+    assert.ok(Math.abs(a.durationSec - 3) < 0.1, String(a.durationSec));
+    const b = await media.probe(m4a);
+    assert.deepEqual(b.audio, { codec: 'aac', sampleRate: rate, channels: 1 });
+    assert.ok(Math.abs(b.durationSec - 3) < 0.1, String(b.durationSec));
+    assert.deepEqual((await readdir(sub)).sort(), ['speech.m4a', 'speech.mp3']);
+
+    // A rate mp3 cannot carry is resampled to the next one it can.
+    const odd = join(sub, 'odd.mp3');
+    await media.encodeAudio(new Float32Array(20000), 20000, odd);
+    assert.equal((await media.probe(odd)).audio?.sampleRate, 22050);
+
+    await assert.rejects(media.encodeAudio(pcm, rate, join(sub, 'x.ogg')), isMediaError('failed', /\.ogg/));
+    assert.ok(tempNameBeside(join(sub, 'a.mp3')).endsWith('.mp3'));
+  });
+
+  it('encodeAudio: an ffmpeg that quits without reading stdin is a failure, not an EPIPE crash', async () => {
+    const fake = join(dir, 'quit.sh');
+    await writeFile(fake, '#!/bin/sh\necho "encoder exploded" >&2\nexit 3\n');
+    await chmod(fake, 0o755);
+    const quitting = new FfmpegMedia({ ffmpegPath: fake, ffprobePath: fake });
+    const sub = await mkdtemp(join(dir, 'epipe-'));
+    await assert.rejects(
+      quitting.encodeAudio(new Float32Array(48000 * 20), 48000, join(sub, 'x.wav')),
+      isMediaError('failed', /code 3:\s*encoder exploded/),
+    );
+    assert.deepEqual(await readdir(sub), [], 'no temp file left behind');
+  });
+
+  it('decodeAudio: a file without audio fails', async () => {
+    const silentVideo = join(dir, 'video-only.mp4');
+    await media.ffmpeg(['-i', clip, '-an', '-c', 'copy', silentVideo]);
+    await assert.rejects(media.decodeAudio(silentVideo, 16000), isMediaError('failed'));
+    await assert.rejects(media.decodeAudio('https://x/a.wav', 16000), isMediaError('unreadable'));
+  });
+});

@@ -1,0 +1,647 @@
+import assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FetchError, type FetchFailure } from './fetcher.ts';
+import { SafeFetcher, type LookupFn } from './safe-fetcher.ts';
+
+// ---- helpers ------------------------------------------------------------------------------------------
+
+interface Loopback {
+  port: number;
+  base: string;
+  /** TCP connections accepted so far. */
+  connections: number;
+  /** HTTP requests seen so far (http servers only), with their paths. */
+  paths: string[];
+  close(): Promise<void>;
+}
+
+async function listen(server: Server, paths: string[]): Promise<Loopback> {
+  const sockets = new Set<Socket>();
+  const lb: Loopback = {
+    port: 0,
+    base: '',
+    connections: 0,
+    paths,
+    async close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+  server.on('connection', (s: Socket) => {
+    lb.connections++;
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  lb.port = (server.address() as AddressInfo).port;
+  lb.base = `http://127.0.0.1:${lb.port}`;
+  servers.push(lb);
+  return lb;
+}
+
+function httpServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Loopback> {
+  const paths: string[] = [];
+  const server = createHttpServer((req, res) => {
+    paths.push(req.url ?? '');
+    handler(req, res);
+  });
+  return listen(server, paths);
+}
+
+/** A server that speaks raw bytes, to misbehave in ways node's http server would not. */
+function rawServer(onSocket: (s: Socket) => void): Promise<Loopback> {
+  const server = createNetServer((s) => {
+    s.on('error', () => {});
+    onSocket(s);
+  });
+  return listen(server, []);
+}
+
+/** Writes `chunk` for as long as the peer reads; resolves when the connection is gone. */
+function sendForever(s: Socket, chunk: Buffer): Promise<void> {
+  const pump = (): void => {
+    while (!s.destroyed && s.write(chunk)) {
+      /* keep writing until the buffer is full */
+    }
+    if (!s.destroyed) s.once('drain', pump);
+  };
+  pump();
+  return once(s, 'close').then(() => undefined);
+}
+
+/** The same through an http response (chunked framing intact). */
+function respondForever(res: ServerResponse, chunk: Buffer): Promise<void> {
+  const pump = (): void => {
+    while (!res.destroyed && res.write(chunk)) {
+      /* keep writing until the buffer is full */
+    }
+    if (!res.destroyed) res.once('drain', pump);
+  };
+  pump();
+  return once(res, 'close').then(() => undefined);
+}
+
+const servers: Loopback[] = [];
+let dir = '';
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dhs-safe-fetcher-'));
+});
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+let fileNo = 0;
+function tempFile(): string {
+  return join(dir, `download-${++fileNo}.bin`);
+}
+
+async function filesLeft(): Promise<string[]> {
+  return readdir(dir);
+}
+
+/** A lookup that maps names to fixed addresses and records every call. */
+function fakeDns(table: Record<string, string[]>): LookupFn & { calls: string[] } {
+  const calls: string[] = [];
+  const fn = (
+    hostname: string,
+    _options: unknown,
+    callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+  ): void => {
+    calls.push(hostname);
+    const addrs = table[hostname];
+    if (addrs === undefined) {
+      const err: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+        code: 'ENOTFOUND',
+      });
+      process.nextTick(callback, err, []);
+      return;
+    }
+    const answer = addrs.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    process.nextTick(callback, null, answer);
+  };
+  return Object.assign(fn, { calls });
+}
+
+const noDns: LookupFn = (hostname) => {
+  throw new Error(`unexpected DNS lookup of ${hostname}`);
+};
+
+async function rejectsWith(p: Promise<unknown>, kind: FetchFailure, message?: RegExp): Promise<FetchError> {
+  const err = await p.then(
+    () => assert.fail(`expected FetchError(${kind}), got success`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof FetchError, `expected a FetchError, got ${String(err)}`);
+  assert.equal(err.kind, kind, err.message);
+  if (message) assert.match(err.message, message);
+  return err;
+}
+
+function throwsWith(fn: () => unknown, kind: FetchFailure, message?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof FetchError, `expected a FetchError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+const loopbackAllowed = (extra: Partial<ConstructorParameters<typeof SafeFetcher>[0]> = {}) =>
+  new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: noDns, ...extra });
+
+const big = { maxBytes: 10_000_000, timeoutMs: 5_000 };
+
+// ---- checkUrl -----------------------------------------------------------------------------------------
+
+test('checkUrl refuses non-http schemes, credentials and garbage', () => {
+  const f = new SafeFetcher({ allowHosts: [], lookup: noDns });
+  throwsWith(() => f.checkUrl('ftp://example.com/a.wav'), 'invalid_url', /scheme ftp:/);
+  throwsWith(() => f.checkUrl('file:///etc/passwd'), 'invalid_url');
+  throwsWith(() => f.checkUrl('javascript:alert(1)'), 'invalid_url');
+  throwsWith(() => f.checkUrl('not a url'), 'invalid_url', /not a valid URL/);
+  throwsWith(() => f.checkUrl(''), 'invalid_url');
+  throwsWith(() => f.checkUrl('http://[::1/'), 'invalid_url');
+  throwsWith(() => f.checkUrl('http://user:pw@example.com/a.wav'), 'invalid_url', /credentials/);
+  throwsWith(() => f.checkUrl('https://token@example.com/a.wav'), 'invalid_url', /credentials/);
+  assert.equal(f.checkUrl('https://Example.COM/a.wav?x=1').href, 'https://example.com/a.wav?x=1');
+  assert.equal(f.checkUrl('http://8.8.8.8/a').hostname, '8.8.8.8');
+});
+
+test('checkUrl refuses every spelling of a blocked literal address, without DNS', () => {
+  const f = new SafeFetcher({ allowHosts: [], lookup: noDns });
+  const cases: [string, RegExp][] = [
+    ['http://2130706433/', /host 127\.0\.0\.1 is a loopback address/],
+    ['http://0177.0.0.1/', /127\.0\.0\.1/],
+    ['http://0x7f.1/', /127\.0\.0\.1/],
+    ['http://0x7f000001/', /127\.0\.0\.1/],
+    ['http://127.1/', /127\.0\.0\.1/],
+    ['http://127.0.0.1./', /127\.0\.0\.1/],
+    ['http://[::1]/', /host ::1 is a loopback address/],
+    ['http://[::ffff:127.0.0.1]/', /IPv4-mapped 127\.0\.0\.1/],
+    ['http://[::ffff:7f00:1]/', /IPv4-mapped/],
+    ['http://[0:0:0:0:0:ffff:a9fe:a9fe]/', /link-local/],
+    ['http://169.254.169.254/latest/meta-data/', /host 169\.254\.169\.254 is a link-local address/],
+    ['http://10.0.0.5/', /host 10\.0\.0\.5 is a private address/],
+    ['https://172.16.3.4/', /private/],
+    ['http://192.168.1.1:8080/', /private/],
+    ['http://100.64.0.1/', /carrier-grade NAT/],
+    ['http://0.0.0.0/', /unspecified/],
+    ['http://0/', /unspecified/],
+    ['http://224.0.0.1/', /multicast/],
+    ['http://255.255.255.255/', /broadcast/],
+    ['http://[fd00::1]/', /unique-local/],
+    ['http://[fe80::1]/', /link-local/],
+    ['http://[64:ff9b::a00:1]/', /NAT64 10\.0\.0\.1/],
+    ['http://[2002:c0a8:101::]/', /6to4 192\.168\.1\.1/],
+  ];
+  for (const [url, message] of cases) throwsWith(() => f.checkUrl(url), 'blocked', message);
+});
+
+test('allowHosts exempts a host by exact, case-insensitive match, literals in any spelling', () => {
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1', 'MinIO.Local', '[::1]'], lookup: noDns });
+  assert.equal(f.checkUrl('http://2130706433:9000/x').hostname, '127.0.0.1');
+  assert.equal(f.checkUrl('http://0x7f.1/x').hostname, '127.0.0.1');
+  assert.equal(f.checkUrl('http://[::1]/x').hostname, '[::1]');
+  assert.equal(f.checkUrl('http://minio.local/x').hostname, 'minio.local');
+  throwsWith(() => f.checkUrl('http://127.0.0.2/'), 'blocked');
+  throwsWith(() => f.checkUrl('http://10.0.0.1/'), 'blocked');
+});
+
+// ---- download -----------------------------------------------------------------------------------------
+
+test('download streams the body to a file and reports bytes, type and final URL', async () => {
+  let seen: IncomingMessage | undefined;
+  const srv = await httpServer((req, res) => {
+    seen = req;
+    res.writeHead(200, { 'content-type': 'audio/wav' });
+    res.end('RIFF....WAVEfmt ');
+  });
+  const dest = tempFile();
+  const f = loopbackAllowed({ userAgent: 'dhs-test/1' });
+  const out = await f.download(`${srv.base}/a.wav?sig=1`, dest, big);
+  assert.deepEqual(out, { bytes: 16, contentType: 'audio/wav', finalUrl: `${srv.base}/a.wav?sig=1` });
+  assert.equal(await readFile(dest, 'utf8'), 'RIFF....WAVEfmt ');
+  assert.equal(seen?.headers['accept-encoding'], 'identity');
+  assert.equal(seen?.headers['user-agent'], 'dhs-test/1');
+  assert.equal(seen?.headers.host, `127.0.0.1:${srv.port}`);
+  await rm(dest);
+});
+
+test('an allow-listed literal in another spelling connects to the canonical address', async () => {
+  const srv = await httpServer((_req, res) => res.end('ok'));
+  const dest = tempFile();
+  const out = await loopbackAllowed().download(`http://2130706433:${srv.port}/x`, dest, big);
+  assert.equal(out.bytes, 2);
+  assert.equal(out.finalUrl, `http://127.0.0.1:${srv.port}/x`);
+  await rm(dest);
+});
+
+test('blocked literal forms are refused by download and post without connecting', async () => {
+  const srv = await httpServer((_req, res) => res.end('should not be reached'));
+  const f = new SafeFetcher({ allowHosts: [], lookup: noDns });
+  const hosts = ['2130706433', '0177.0.0.1', '0x7f.1', '127.1', '127.0.0.1', '[::ffff:127.0.0.1]'];
+  for (const host of hosts) {
+    const url = `http://${host}:${srv.port}/`;
+    await rejectsWith(f.download(url, tempFile(), big), 'blocked', /127\.0\.0\.1/);
+    await rejectsWith(f.post(url, '{}', {}, { timeoutMs: 1000 }), 'blocked');
+  }
+  for (const url of ['http://[::1]/', 'http://169.254.169.254/latest/meta-data/']) {
+    await rejectsWith(f.download(url, tempFile(), big), 'blocked');
+  }
+  assert.equal(srv.connections, 0);
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a host name is checked by the lookup the socket uses: allowed by name, else blocked', async () => {
+  const srv = await httpServer((_req, res) => res.end('via name'));
+  const dns = fakeDns({ 'media.test': ['127.0.0.1'] });
+  const dest = tempFile();
+
+  const refused = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: dns });
+  await rejectsWith(
+    refused.download(`http://media.test:${srv.port}/v.mp4`, dest, big),
+    'blocked',
+    /host media\.test resolves to 127\.0\.0\.1, a loopback address/,
+  );
+  assert.equal(srv.connections, 0);
+  assert.deepEqual(dns.calls, ['media.test']);
+
+  const allowed = new SafeFetcher({ allowHosts: ['MEDIA.TEST'], lookup: dns });
+  const out = await allowed.download(`http://media.test:${srv.port}/v.mp4`, dest, big);
+  assert.equal(out.bytes, 8);
+  assert.equal(srv.connections, 1, 'the connection went where the injected lookup said');
+  assert.deepEqual(dns.calls, ['media.test', 'media.test']);
+  await rm(dest);
+});
+
+test('a name with any blocked address among its answers is refused before connecting', async () => {
+  const srv = await httpServer((_req, res) => res.end('x'));
+  // the first answer is the loopback server: a fetcher that only checked some answers would connect to it
+  const dns = fakeDns({ 'mixed.test': ['127.0.0.1', '93.184.216.34'] });
+  const f = new SafeFetcher({ allowHosts: [], lookup: dns });
+  await rejectsWith(f.download(`http://mixed.test:${srv.port}/`, tempFile(), big), 'blocked', /127\.0\.0\.1/);
+  await rejectsWith(f.post(`http://mixed.test:${srv.port}/`, '', {}, { timeoutMs: 1000 }), 'blocked');
+  assert.equal(srv.connections, 0);
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('DNS rebinding: a name that was public when checked but loopback at connect time is refused', async () => {
+  const srv = await httpServer((_req, res) => res.end('secret'));
+  // Answers 93.184.216.34 once, then 127.0.0.1 forever: a public address is handed out only to the
+  // earlier check below, never to anything that could connect.
+  let calls = 0;
+  const rebinding: LookupFn = (_hostname, _options, callback) => {
+    calls++;
+    const address = calls === 1 ? '93.184.216.34' : '127.0.0.1';
+    process.nextTick(callback, null, [{ address, family: 4 }]);
+  };
+  // the earlier check (e.g. at submission) saw a public address
+  const first = await new Promise<LookupAddress[]>((resolve, reject) =>
+    rebinding('rebind.test', { all: true }, (err, addrs) => (err ? reject(err) : resolve(addrs))),
+  );
+  assert.deepEqual(first, [{ address: '93.184.216.34', family: 4 }]);
+
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: rebinding });
+  assert.equal(f.checkUrl(`http://rebind.test:${srv.port}/`).hostname, 'rebind.test');
+  assert.equal(calls, 1, 'checkUrl does no DNS');
+  await rejectsWith(
+    f.download(`http://rebind.test:${srv.port}/secret`, tempFile(), big),
+    'blocked',
+    /rebind\.test resolves to 127\.0\.0\.1/,
+  );
+  assert.equal(calls, 2, 'the refusal came from the connect-time lookup');
+  assert.equal(srv.connections, 0, 'no socket connected');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('redirects are followed and each hop is looked up again', async () => {
+  const srv = await httpServer((req, res) => {
+    if (req.url === '/a') res.writeHead(302, { location: '/b' }).end();
+    else if (req.url === '/b') res.writeHead(307, { location: `http://hop.test:${srv.port}/c` }).end();
+    else res.writeHead(200, { 'content-type': 'video/mp4' }).end('final');
+  });
+  const dns = fakeDns({ 'hop.test': ['127.0.0.1'] });
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1', 'hop.test'], lookup: dns });
+  const dest = tempFile();
+  const out = await f.download(`${srv.base}/a`, dest, big);
+  assert.deepEqual(out, { bytes: 5, contentType: 'video/mp4', finalUrl: `http://hop.test:${srv.port}/c` });
+  assert.deepEqual(srv.paths, ['/a', '/b', '/c']);
+  assert.deepEqual(dns.calls, ['hop.test']);
+  await rm(dest);
+});
+
+test('a redirect to a private literal address is refused without connecting to it', async () => {
+  const srv = await httpServer((_req, res) =>
+    res.writeHead(302, { location: 'http://10.0.0.1/admin' }).end(),
+  );
+  const f = loopbackAllowed();
+  await rejectsWith(
+    f.download(`${srv.base}/start`, tempFile(), big),
+    'blocked',
+    /redirect from 127\.0\.0\.1:\d+: host 10\.0\.0\.1 is a private address/,
+  );
+  assert.deepEqual(srv.paths, ['/start']);
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a redirect to a name that resolves to a private address is refused at connect time', async () => {
+  const srv = await httpServer((req, res) => {
+    if (req.url === '/start') res.writeHead(301, { location: `http://internal.test:${srv.port}/x` }).end();
+    else if (req.url === '/start2') res.writeHead(303, { location: 'http://corp.test/x' }).end();
+    else res.end('internal data');
+  });
+  // internal.test points at the loopback server itself: had the check been skipped, it would be reached
+  const dns = fakeDns({ 'internal.test': ['127.0.0.1'], 'corp.test': ['10.1.2.3'] });
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: dns });
+  await rejectsWith(
+    f.download(`${srv.base}/start`, tempFile(), big),
+    'blocked',
+    /internal\.test resolves to/,
+  );
+  await rejectsWith(f.download(`${srv.base}/start2`, tempFile(), big), 'blocked', /10\.1\.2\.3, a private/);
+  assert.deepEqual(dns.calls, ['internal.test', 'corp.test']);
+  assert.deepEqual(srv.paths, ['/start', '/start2']);
+  assert.equal(srv.connections, 2, 'only the two first hops connected');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('redirects to other schemes are refused', async () => {
+  const srv = await httpServer((_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end());
+  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'invalid_url', /scheme file:/);
+});
+
+test('too many redirects', async () => {
+  let n = 0;
+  const srv = await httpServer((_req, res) => res.writeHead(302, { location: `/loop${++n}` }).end());
+  const f = loopbackAllowed({ maxRedirects: 3 });
+  await rejectsWith(
+    f.download(`${srv.base}/`, tempFile(), big),
+    'too_many_redirects',
+    /more than 3 redirects/,
+  );
+  assert.deepEqual(srv.paths, ['/', '/loop1', '/loop2', '/loop3']);
+
+  const none = loopbackAllowed({ maxRedirects: 0 });
+  await rejectsWith(none.download(`${srv.base}/`, tempFile(), big), 'too_many_redirects');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('non-2xx answers fail with the status and leave no file', async () => {
+  const srv = await httpServer((req, res) => {
+    const status = Number(req.url?.slice(1));
+    res.writeHead(status).end('nope');
+  });
+  const f = loopbackAllowed();
+  for (const status of [404, 403, 500, 503, 304]) {
+    const err = await rejectsWith(
+      f.download(`${srv.base}/${status}`, tempFile(), big),
+      'http_status',
+      new RegExp(`HTTP ${status}`),
+    );
+    assert.equal(err.status, status);
+  }
+  // a redirect status without a Location is an answer, not a redirect
+  const noLocation = await httpServer((_req, res) => res.writeHead(302).end());
+  const err = await rejectsWith(f.download(noLocation.base, tempFile(), big), 'http_status');
+  assert.equal(err.status, 302);
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a Content-Length over the cap is refused before reading the body', async () => {
+  // the head promises 1000 bytes that never come: only a refusal on the header can end this quickly
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    res.flushHeaders();
+  });
+  await rejectsWith(
+    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 999, timeoutMs: 5_000 }),
+    'too_large',
+    /file is over 999 bytes/,
+  );
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('exactly maxBytes is fine', async () => {
+  const srv = await httpServer((_req, res) => res.end(Buffer.alloc(1000, 1)));
+  const dest = tempFile();
+  const out = await loopbackAllowed().download(srv.base, dest, { maxBytes: 1000, timeoutMs: 5_000 });
+  assert.equal(out.bytes, 1000);
+  await rm(dest);
+});
+
+test('a server that sends forever without Content-Length is cut at the cap and the file removed', async () => {
+  let serverSawClose: Promise<void> | undefined;
+  const srv = await httpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'video/mp4' }); // chunked, no length
+    serverSawClose = respondForever(res, Buffer.alloc(16 * 1024, 7));
+  });
+  const dest = tempFile();
+  await rejectsWith(
+    loopbackAllowed().download(srv.base, dest, { maxBytes: 100_000, timeoutMs: 10_000 }),
+    'too_large',
+    /file is over 100000 bytes/,
+  );
+  await serverSawClose;
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a server that lies about Content-Length cannot send more than it declared', async () => {
+  let serverSawClose: Promise<void> | undefined;
+  const srv = await rawServer((s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\n0123456789');
+    serverSawClose = sendForever(s, Buffer.alloc(16 * 1024, 0x41));
+  });
+  const dest = tempFile();
+  const out = await loopbackAllowed().download(srv.base, dest, { maxBytes: 100_000, timeoutMs: 10_000 });
+  assert.equal(out.bytes, 10);
+  assert.equal(await readFile(dest, 'utf8'), '0123456789');
+  await serverSawClose; // the fetcher hung up instead of reading the rest
+  await rm(dest);
+});
+
+test('a server that declares a small length but streams chunked is cut at the cap', async () => {
+  let serverSawClose: Promise<void> | undefined;
+  const srv = await rawServer((s) => {
+    s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
+    const chunk = Buffer.alloc(8 * 1024, 0x42);
+    serverSawClose = sendForever(s, Buffer.concat([Buffer.from('2000\r\n'), chunk, Buffer.from('\r\n')]));
+  });
+  await rejectsWith(
+    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 50_000, timeoutMs: 10_000 }),
+    'too_large',
+  );
+  await serverSawClose;
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('conflicting Content-Length and chunked framing is refused as a network error', async () => {
+  const srv = await rawServer((s) => {
+    s.end(
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+  });
+  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'network');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a body cut short by the server is a network error and leaves no file', async () => {
+  const srv = await rawServer((s) => {
+    s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
+  });
+  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'network');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a server that never answers hits the total timeout', async () => {
+  const srv = await httpServer(() => {
+    /* never answers */
+  });
+  const started = Date.now();
+  await rejectsWith(
+    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 1000, timeoutMs: 200 }),
+    'timeout',
+    /did not complete within 200 ms/,
+  );
+  assert.ok(Date.now() - started < 4_000);
+  await rejectsWith(loopbackAllowed().post(srv.base, 'x', {}, { timeoutMs: 200 }), 'timeout');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a body that stalls half way hits the total timeout and the partial file is removed', async () => {
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('half');
+  });
+  await rejectsWith(
+    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 1000, timeoutMs: 300 }),
+    'timeout',
+  );
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('a lookup that never answers hits the connect timeout', async () => {
+  const hanging: LookupFn = () => {
+    /* never calls back */
+  };
+  const f = new SafeFetcher({ allowHosts: [], lookup: hanging, connectTimeoutMs: 100 });
+  await rejectsWith(
+    f.download('http://slow.test/', tempFile(), { maxBytes: 1000, timeoutMs: 10_000 }),
+    'timeout',
+    /could not connect to slow\.test within 100 ms/,
+  );
+});
+
+test('an unknown name and a refused connection are network errors', async () => {
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: fakeDns({}) });
+  await rejectsWith(
+    f.download('http://nowhere.test/', tempFile(), big),
+    'network',
+    /cannot resolve host nowhere\.test/,
+  );
+
+  const srv = await httpServer(() => {});
+  const closedPort = srv.port;
+  await srv.close();
+  await rejectsWith(f.download(`http://127.0.0.1:${closedPort}/`, tempFile(), big), 'network', /refused/);
+  await rejectsWith(f.post(`http://127.0.0.1:${closedPort}/`, '', {}, { timeoutMs: 1000 }), 'network');
+  assert.deepEqual(await filesLeft(), []);
+});
+
+test('the caller can abort a download, before or during the request', async () => {
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200);
+    res.write('some');
+  });
+  const f = loopbackAllowed();
+  const pre = new AbortController();
+  pre.abort(new Error('shutting down'));
+  await rejectsWith(
+    f.download(srv.base, tempFile(), { ...big, signal: pre.signal }),
+    'network',
+    /shutting down/,
+  );
+  assert.equal(srv.connections, 0);
+
+  const ctl = new AbortController();
+  const p = f.download(srv.base, tempFile(), { ...big, signal: ctl.signal });
+  await waitFor(() => srv.paths.length === 1);
+  ctl.abort();
+  await rejectsWith(p, 'network', /aborted/);
+  assert.deepEqual(await filesLeft(), []);
+});
+
+/** Polls a condition on the event loop (no timers), failing after a deadline. */
+async function waitFor(cond: () => boolean, deadlineMs = 5_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail('condition not met before the deadline');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+// ---- post ---------------------------------------------------------------------------------------------
+
+test('post sends the body with its headers and returns the status and a snippet', async () => {
+  let received = '';
+  let headers: IncomingMessage['headers'] = {};
+  const srv = await httpServer((req, res) => {
+    headers = req.headers;
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (received += d));
+    req.on('end', () => res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error: 数据库'));
+  });
+  const body = JSON.stringify({ code: 0, message: '成功' });
+  const out = await loopbackAllowed().post(
+    `${srv.base}/hook`,
+    body,
+    { 'Content-Type': 'application/json', 'X-Signature': 'abc' },
+    { timeoutMs: 5_000 },
+  );
+  assert.deepEqual(out, { status: 500, bodySnippet: 'internal error: 数据库' });
+  assert.equal(received, body);
+  assert.equal(headers['content-type'], 'application/json');
+  assert.equal(headers['x-signature'], 'abc');
+  assert.equal(headers['content-length'], String(Buffer.byteLength(body)));
+  assert.equal(headers['accept-encoding'], 'identity');
+});
+
+test('post returns a 302 as it is, without following it', async () => {
+  const srv = await httpServer((req, res) => {
+    if (req.url === '/hook') res.writeHead(302, { location: '/elsewhere' }).end('moved');
+    else res.end('followed');
+  });
+  const out = await loopbackAllowed().post(`${srv.base}/hook`, '{}', {}, { timeoutMs: 5_000 });
+  assert.deepEqual(out, { status: 302, bodySnippet: 'moved' });
+  assert.deepEqual(srv.paths, ['/hook']);
+});
+
+test('post keeps only the first 512 bytes of an endless answer, never splitting a character', async () => {
+  const srv = await httpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('a');
+    void respondForever(res, Buffer.from('€'.repeat(1000)));
+  });
+  const out = await loopbackAllowed().post(srv.base, '', {}, { timeoutMs: 5_000 });
+  assert.equal(out.status, 200);
+  // 'a' + 170 whole '€' (3 bytes each) = 511 bytes; the 512th byte starts a character and is dropped
+  assert.equal(out.bodySnippet, `a${'€'.repeat(170)}`);
+});
+
+test('post refuses bad URLs and names resolving to private addresses', async () => {
+  const f = new SafeFetcher({ allowHosts: [], lookup: fakeDns({ 'hook.test': ['192.168.0.10'] }) });
+  await rejectsWith(f.post('ftp://x/', '', {}, { timeoutMs: 1000 }), 'invalid_url');
+  await rejectsWith(f.post('http://[::1]/', '', {}, { timeoutMs: 1000 }), 'blocked');
+  await rejectsWith(f.post('http://hook.test/cb', '', {}, { timeoutMs: 1000 }), 'blocked', /192\.168\.0\.10/);
+});
