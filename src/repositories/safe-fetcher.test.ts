@@ -75,7 +75,7 @@ function sendForever(s: Socket, chunk: Buffer): Promise<void> {
     if (!s.destroyed) s.once('drain', pump);
   };
   pump();
-  return once(s, 'close').then(() => undefined);
+  return new Promise((resolve) => s.once('close', () => resolve())); // not events.once: errors are expected
 }
 
 /** The same through an http response (chunked framing intact). */
@@ -87,7 +87,7 @@ function respondForever(res: ServerResponse, chunk: Buffer): Promise<void> {
     if (!res.destroyed) res.once('drain', pump);
   };
   pump();
-  return once(res, 'close').then(() => undefined);
+  return new Promise((resolve) => res.once('close', () => resolve()));
 }
 
 const servers: Loopback[] = [];
@@ -102,13 +102,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-let fileNo = 0;
-function tempFile(): string {
-  return join(dir, `download-${++fileNo}.bin`);
-}
-
-async function filesLeft(): Promise<string[]> {
-  return readdir(dir);
+/** A fresh directory for one test's downloads, so one failure cannot leak into another test's check. */
+async function scratch(): Promise<{ file: () => string; left: () => Promise<string[]> }> {
+  const own = await mkdtemp(join(dir, 't-'));
+  let n = 0;
+  return { file: () => join(own, `download-${++n}.bin`), left: () => readdir(own) };
 }
 
 /** A lookup that maps names to fixed addresses and records every call. */
@@ -222,13 +220,14 @@ test('allowHosts exempts a host by exact, case-insensitive match, literals in an
 // ---- download -----------------------------------------------------------------------------------------
 
 test('download streams the body to a file and reports bytes, type and final URL', async () => {
+  const tmp = await scratch();
   let seen: IncomingMessage | undefined;
   const srv = await httpServer((req, res) => {
     seen = req;
     res.writeHead(200, { 'content-type': 'audio/wav' });
     res.end('RIFF....WAVEfmt ');
   });
-  const dest = tempFile();
+  const dest = tmp.file();
   const f = loopbackAllowed({ userAgent: 'dhs-test/1' });
   const out = await f.download(`${srv.base}/a.wav?sig=1`, dest, big);
   assert.deepEqual(out, { bytes: 16, contentType: 'audio/wav', finalUrl: `${srv.base}/a.wav?sig=1` });
@@ -240,8 +239,9 @@ test('download streams the body to a file and reports bytes, type and final URL'
 });
 
 test('an allow-listed literal in another spelling connects to the canonical address', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end('ok'));
-  const dest = tempFile();
+  const dest = tmp.file();
   const out = await loopbackAllowed().download(`http://2130706433:${srv.port}/x`, dest, big);
   assert.equal(out.bytes, 2);
   assert.equal(out.finalUrl, `http://127.0.0.1:${srv.port}/x`);
@@ -249,25 +249,27 @@ test('an allow-listed literal in another spelling connects to the canonical addr
 });
 
 test('blocked literal forms are refused by download and post without connecting', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end('should not be reached'));
   const f = new SafeFetcher({ allowHosts: [], lookup: noDns });
   const hosts = ['2130706433', '0177.0.0.1', '0x7f.1', '127.1', '127.0.0.1', '[::ffff:127.0.0.1]'];
   for (const host of hosts) {
     const url = `http://${host}:${srv.port}/`;
-    await rejectsWith(f.download(url, tempFile(), big), 'blocked', /127\.0\.0\.1/);
+    await rejectsWith(f.download(url, tmp.file(), big), 'blocked', /127\.0\.0\.1/);
     await rejectsWith(f.post(url, '{}', {}, { timeoutMs: 1000 }), 'blocked');
   }
   for (const url of ['http://[::1]/', 'http://169.254.169.254/latest/meta-data/']) {
-    await rejectsWith(f.download(url, tempFile(), big), 'blocked');
+    await rejectsWith(f.download(url, tmp.file(), big), 'blocked');
   }
   assert.equal(srv.connections, 0);
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a host name is checked by the lookup the socket uses: allowed by name, else blocked', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end('via name'));
   const dns = fakeDns({ 'media.test': ['127.0.0.1'] });
-  const dest = tempFile();
+  const dest = tmp.file();
 
   const refused = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: dns });
   await rejectsWith(
@@ -287,17 +289,19 @@ test('a host name is checked by the lookup the socket uses: allowed by name, els
 });
 
 test('a name with any blocked address among its answers is refused before connecting', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end('x'));
   // the first answer is the loopback server: a fetcher that only checked some answers would connect to it
   const dns = fakeDns({ 'mixed.test': ['127.0.0.1', '93.184.216.34'] });
   const f = new SafeFetcher({ allowHosts: [], lookup: dns });
-  await rejectsWith(f.download(`http://mixed.test:${srv.port}/`, tempFile(), big), 'blocked', /127\.0\.0\.1/);
+  await rejectsWith(f.download(`http://mixed.test:${srv.port}/`, tmp.file(), big), 'blocked', /127\.0\.0\.1/);
   await rejectsWith(f.post(`http://mixed.test:${srv.port}/`, '', {}, { timeoutMs: 1000 }), 'blocked');
   assert.equal(srv.connections, 0);
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('DNS rebinding: a name that was public when checked but loopback at connect time is refused', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end('secret'));
   // Answers 93.184.216.34 once, then 127.0.0.1 forever: a public address is handed out only to the
   // earlier check below, never to anything that could connect.
@@ -317,16 +321,17 @@ test('DNS rebinding: a name that was public when checked but loopback at connect
   assert.equal(f.checkUrl(`http://rebind.test:${srv.port}/`).hostname, 'rebind.test');
   assert.equal(calls, 1, 'checkUrl does no DNS');
   await rejectsWith(
-    f.download(`http://rebind.test:${srv.port}/secret`, tempFile(), big),
+    f.download(`http://rebind.test:${srv.port}/secret`, tmp.file(), big),
     'blocked',
     /rebind\.test resolves to 127\.0\.0\.1/,
   );
   assert.equal(calls, 2, 'the refusal came from the connect-time lookup');
   assert.equal(srv.connections, 0, 'no socket connected');
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('redirects are followed and each hop is looked up again', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((req, res) => {
     if (req.url === '/a') res.writeHead(302, { location: '/b' }).end();
     else if (req.url === '/b') res.writeHead(307, { location: `http://hop.test:${srv.port}/c` }).end();
@@ -334,7 +339,7 @@ test('redirects are followed and each hop is looked up again', async () => {
   });
   const dns = fakeDns({ 'hop.test': ['127.0.0.1'] });
   const f = new SafeFetcher({ allowHosts: ['127.0.0.1', 'hop.test'], lookup: dns });
-  const dest = tempFile();
+  const dest = tmp.file();
   const out = await f.download(`${srv.base}/a`, dest, big);
   assert.deepEqual(out, { bytes: 5, contentType: 'video/mp4', finalUrl: `http://hop.test:${srv.port}/c` });
   assert.deepEqual(srv.paths, ['/a', '/b', '/c']);
@@ -343,20 +348,22 @@ test('redirects are followed and each hop is looked up again', async () => {
 });
 
 test('a redirect to a private literal address is refused without connecting to it', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) =>
     res.writeHead(302, { location: 'http://10.0.0.1/admin' }).end(),
   );
   const f = loopbackAllowed();
   await rejectsWith(
-    f.download(`${srv.base}/start`, tempFile(), big),
+    f.download(`${srv.base}/start`, tmp.file(), big),
     'blocked',
     /redirect from 127\.0\.0\.1:\d+: host 10\.0\.0\.1 is a private address/,
   );
   assert.deepEqual(srv.paths, ['/start']);
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a redirect to a name that resolves to a private address is refused at connect time', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((req, res) => {
     if (req.url === '/start') res.writeHead(301, { location: `http://internal.test:${srv.port}/x` }).end();
     else if (req.url === '/start2') res.writeHead(303, { location: 'http://corp.test/x' }).end();
@@ -366,39 +373,42 @@ test('a redirect to a name that resolves to a private address is refused at conn
   const dns = fakeDns({ 'internal.test': ['127.0.0.1'], 'corp.test': ['10.1.2.3'] });
   const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: dns });
   await rejectsWith(
-    f.download(`${srv.base}/start`, tempFile(), big),
+    f.download(`${srv.base}/start`, tmp.file(), big),
     'blocked',
     /internal\.test resolves to/,
   );
-  await rejectsWith(f.download(`${srv.base}/start2`, tempFile(), big), 'blocked', /10\.1\.2\.3, a private/);
+  await rejectsWith(f.download(`${srv.base}/start2`, tmp.file(), big), 'blocked', /10\.1\.2\.3, a private/);
   assert.deepEqual(dns.calls, ['internal.test', 'corp.test']);
   assert.deepEqual(srv.paths, ['/start', '/start2']);
   assert.equal(srv.connections, 2, 'only the two first hops connected');
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('redirects to other schemes are refused', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end());
-  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'invalid_url', /scheme file:/);
+  await rejectsWith(loopbackAllowed().download(srv.base, tmp.file(), big), 'invalid_url', /scheme file:/);
 });
 
 test('too many redirects', async () => {
+  const tmp = await scratch();
   let n = 0;
   const srv = await httpServer((_req, res) => res.writeHead(302, { location: `/loop${++n}` }).end());
   const f = loopbackAllowed({ maxRedirects: 3 });
   await rejectsWith(
-    f.download(`${srv.base}/`, tempFile(), big),
+    f.download(`${srv.base}/`, tmp.file(), big),
     'too_many_redirects',
     /more than 3 redirects/,
   );
   assert.deepEqual(srv.paths, ['/', '/loop1', '/loop2', '/loop3']);
 
   const none = loopbackAllowed({ maxRedirects: 0 });
-  await rejectsWith(none.download(`${srv.base}/`, tempFile(), big), 'too_many_redirects');
-  assert.deepEqual(await filesLeft(), []);
+  await rejectsWith(none.download(`${srv.base}/`, tmp.file(), big), 'too_many_redirects');
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('non-2xx answers fail with the status and leave no file', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((req, res) => {
     const status = Number(req.url?.slice(1));
     res.writeHead(status).end('nope');
@@ -406,7 +416,7 @@ test('non-2xx answers fail with the status and leave no file', async () => {
   const f = loopbackAllowed();
   for (const status of [404, 403, 500, 503, 304]) {
     const err = await rejectsWith(
-      f.download(`${srv.base}/${status}`, tempFile(), big),
+      f.download(`${srv.base}/${status}`, tmp.file(), big),
       'http_status',
       new RegExp(`HTTP ${status}`),
     );
@@ -414,56 +424,60 @@ test('non-2xx answers fail with the status and leave no file', async () => {
   }
   // a redirect status without a Location is an answer, not a redirect
   const noLocation = await httpServer((_req, res) => res.writeHead(302).end());
-  const err = await rejectsWith(f.download(noLocation.base, tempFile(), big), 'http_status');
+  const err = await rejectsWith(f.download(noLocation.base, tmp.file(), big), 'http_status');
   assert.equal(err.status, 302);
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a Content-Length over the cap is refused before reading the body', async () => {
+  const tmp = await scratch();
   // the head promises 1000 bytes that never come: only a refusal on the header can end this quickly
   const srv = await httpServer((_req, res) => {
     res.writeHead(200, { 'content-length': '1000' });
     res.flushHeaders();
   });
   await rejectsWith(
-    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 999, timeoutMs: 5_000 }),
+    loopbackAllowed().download(srv.base, tmp.file(), { maxBytes: 999, timeoutMs: 5_000 }),
     'too_large',
     /file is over 999 bytes/,
   );
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('exactly maxBytes is fine', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => res.end(Buffer.alloc(1000, 1)));
-  const dest = tempFile();
+  const dest = tmp.file();
   const out = await loopbackAllowed().download(srv.base, dest, { maxBytes: 1000, timeoutMs: 5_000 });
   assert.equal(out.bytes, 1000);
   await rm(dest);
 });
 
 test('a server that sends forever without Content-Length is cut at the cap and the file removed', async () => {
+  const tmp = await scratch();
   let serverSawClose: Promise<void> | undefined;
   const srv = await httpServer((req, res) => {
     res.writeHead(200, { 'content-type': 'video/mp4' }); // chunked, no length
     serverSawClose = respondForever(res, Buffer.alloc(16 * 1024, 7));
   });
-  const dest = tempFile();
+  const dest = tmp.file();
   await rejectsWith(
     loopbackAllowed().download(srv.base, dest, { maxBytes: 100_000, timeoutMs: 10_000 }),
     'too_large',
     /file is over 100000 bytes/,
   );
   await serverSawClose;
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a server that lies about Content-Length cannot send more than it declared', async () => {
+  const tmp = await scratch();
   let serverSawClose: Promise<void> | undefined;
   const srv = await rawServer((s) => {
     s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\n0123456789');
     serverSawClose = sendForever(s, Buffer.alloc(16 * 1024, 0x41));
   });
-  const dest = tempFile();
+  const dest = tmp.file();
   const out = await loopbackAllowed().download(srv.base, dest, { maxBytes: 100_000, timeoutMs: 10_000 });
   assert.equal(out.bytes, 10);
   assert.equal(await readFile(dest, 'utf8'), '0123456789');
@@ -471,7 +485,8 @@ test('a server that lies about Content-Length cannot send more than it declared'
   await rm(dest);
 });
 
-test('a server that declares a small length but streams chunked is cut at the cap', async () => {
+test('an endless chunked body from a raw socket is cut at the cap', async () => {
+  const tmp = await scratch();
   let serverSawClose: Promise<void> | undefined;
   const srv = await rawServer((s) => {
     s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
@@ -479,74 +494,80 @@ test('a server that declares a small length but streams chunked is cut at the ca
     serverSawClose = sendForever(s, Buffer.concat([Buffer.from('2000\r\n'), chunk, Buffer.from('\r\n')]));
   });
   await rejectsWith(
-    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 50_000, timeoutMs: 10_000 }),
+    loopbackAllowed().download(srv.base, tmp.file(), { maxBytes: 50_000, timeoutMs: 10_000 }),
     'too_large',
   );
   await serverSawClose;
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('conflicting Content-Length and chunked framing is refused as a network error', async () => {
+  const tmp = await scratch();
   const srv = await rawServer((s) => {
     s.end(
       'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     );
   });
-  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'network');
-  assert.deepEqual(await filesLeft(), []);
+  await rejectsWith(loopbackAllowed().download(srv.base, tmp.file(), big), 'network');
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a body cut short by the server is a network error and leaves no file', async () => {
+  const tmp = await scratch();
   const srv = await rawServer((s) => {
     s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
   });
-  await rejectsWith(loopbackAllowed().download(srv.base, tempFile(), big), 'network');
-  assert.deepEqual(await filesLeft(), []);
+  await rejectsWith(loopbackAllowed().download(srv.base, tmp.file(), big), 'network');
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a server that never answers hits the total timeout', async () => {
+  const tmp = await scratch();
   const srv = await httpServer(() => {
     /* never answers */
   });
   const started = Date.now();
   await rejectsWith(
-    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 1000, timeoutMs: 200 }),
+    loopbackAllowed().download(srv.base, tmp.file(), { maxBytes: 1000, timeoutMs: 200 }),
     'timeout',
     /did not complete within 200 ms/,
   );
   assert.ok(Date.now() - started < 4_000);
   await rejectsWith(loopbackAllowed().post(srv.base, 'x', {}, { timeoutMs: 200 }), 'timeout');
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a body that stalls half way hits the total timeout and the partial file is removed', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => {
     res.writeHead(200, { 'content-length': '100' });
     res.write('half');
   });
   await rejectsWith(
-    loopbackAllowed().download(srv.base, tempFile(), { maxBytes: 1000, timeoutMs: 300 }),
+    loopbackAllowed().download(srv.base, tmp.file(), { maxBytes: 1000, timeoutMs: 300 }),
     'timeout',
   );
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('a lookup that never answers hits the connect timeout', async () => {
+  const tmp = await scratch();
   const hanging: LookupFn = () => {
     /* never calls back */
   };
   const f = new SafeFetcher({ allowHosts: [], lookup: hanging, connectTimeoutMs: 100 });
   await rejectsWith(
-    f.download('http://slow.test/', tempFile(), { maxBytes: 1000, timeoutMs: 10_000 }),
+    f.download('http://slow.test/', tmp.file(), { maxBytes: 1000, timeoutMs: 10_000 }),
     'timeout',
     /could not connect to slow\.test within 100 ms/,
   );
 });
 
 test('an unknown name and a refused connection are network errors', async () => {
+  const tmp = await scratch();
   const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: fakeDns({}) });
   await rejectsWith(
-    f.download('http://nowhere.test/', tempFile(), big),
+    f.download('http://nowhere.test/', tmp.file(), big),
     'network',
     /cannot resolve host nowhere\.test/,
   );
@@ -554,12 +575,13 @@ test('an unknown name and a refused connection are network errors', async () => 
   const srv = await httpServer(() => {});
   const closedPort = srv.port;
   await srv.close();
-  await rejectsWith(f.download(`http://127.0.0.1:${closedPort}/`, tempFile(), big), 'network', /refused/);
+  await rejectsWith(f.download(`http://127.0.0.1:${closedPort}/`, tmp.file(), big), 'network', /refused/);
   await rejectsWith(f.post(`http://127.0.0.1:${closedPort}/`, '', {}, { timeoutMs: 1000 }), 'network');
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 test('the caller can abort a download, before or during the request', async () => {
+  const tmp = await scratch();
   const srv = await httpServer((_req, res) => {
     res.writeHead(200);
     res.write('some');
@@ -568,18 +590,18 @@ test('the caller can abort a download, before or during the request', async () =
   const pre = new AbortController();
   pre.abort(new Error('shutting down'));
   await rejectsWith(
-    f.download(srv.base, tempFile(), { ...big, signal: pre.signal }),
+    f.download(srv.base, tmp.file(), { ...big, signal: pre.signal }),
     'network',
     /shutting down/,
   );
   assert.equal(srv.connections, 0);
 
   const ctl = new AbortController();
-  const p = f.download(srv.base, tempFile(), { ...big, signal: ctl.signal });
+  const p = f.download(srv.base, tmp.file(), { ...big, signal: ctl.signal });
   await waitFor(() => srv.paths.length === 1);
   ctl.abort();
   await rejectsWith(p, 'network', /aborted/);
-  assert.deepEqual(await filesLeft(), []);
+  assert.deepEqual(await tmp.left(), []);
 });
 
 /** Polls a condition on the event loop (no timers), failing after a deadline. */

@@ -361,6 +361,9 @@ export class SafeFetcher implements Fetcher {
       }, this.connectTimeoutMs);
       const connected = (): void => clearTimeout(connectTimer);
       req.once('socket', (socket) => {
+        // node stops listening for socket errors once a response is complete; a peer that keeps sending
+        // (or resets) after that must not crash the process. Errors before then still reach `req`.
+        socket.on('error', () => {});
         if (socket.connecting) socket.once('connect', connected);
         else connected();
       });

@@ -41,6 +41,8 @@ const MAX_RATE_WPM = 450;
 /** Silence between pieces, before scaling by speed: a language switch, and after a sentence end. */
 const PART_PAUSE_SEC = 0.12;
 const SENTENCE_PAUSE_SEC = 0.35;
+/** Share of the progress bar for synthesis; the rest is ffmpeg encoding (mp3 takes about as long). */
+const SYNTH_PROGRESS_SHARE = 0.6;
 /** Soft clipping starts here; above it the signal bends smoothly toward full scale. */
 const CLIP_KNEE = 0.8;
 
@@ -301,7 +303,7 @@ export class EspeakSpeechEngine implements SpeechEngine {
         await wav.write(applyGain(pcm, input.volumeRatio));
         await wav.silence(piece.pauseAfterSec * pauseScale);
         doneChars += piece.text.length;
-        input.onProgress((0.9 * doneChars) / totalChars);
+        input.onProgress((SYNTH_PROGRESS_SHARE * doneChars) / totalChars);
       }
     } catch (err) {
       await wav.discard();
@@ -314,7 +316,10 @@ export class EspeakSpeechEngine implements SpeechEngine {
     try {
       await this.media.ffmpeg(['-i', wavPath, '-map_metadata', '-1', '-ac', '1', ...codec, input.outFile], {
         signal: input.signal,
-        onProgressSec: (sec) => input.onProgress(0.9 + 0.1 * Math.min(1, sec / Math.max(durationSec, 1e-3))),
+        onProgressSec: (sec) =>
+          input.onProgress(
+            SYNTH_PROGRESS_SHARE + (1 - SYNTH_PROGRESS_SHARE) * Math.min(1, sec / Math.max(durationSec, 1e-3)),
+          ),
       });
     } finally {
       await rm(wavPath, { force: true });
