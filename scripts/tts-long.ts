@@ -43,7 +43,9 @@ async function main(): Promise<void> {
       onProgress: (f) => {
         if (f - lastReport >= 0.1 || f === 1) {
           lastReport = f;
-          console.log(`progress ${(f * 100).toFixed(0)}% at ${((performance.now() - started) / 1000).toFixed(1)} s`);
+          console.log(
+            `progress ${(f * 100).toFixed(0)}% at ${((performance.now() - started) / 1000).toFixed(1)} s`,
+          );
         }
       },
     });

@@ -120,7 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
     publicUrl = publicUrl.replace(/\/+$/, '');
   } catch {
-    throw new ConfigError(`invalid configuration:\n  DHS_PUBLIC_URL: must be an http(s) URL, got "${publicUrl}"`);
+    throw new ConfigError(
+      `invalid configuration:\n  DHS_PUBLIC_URL: must be an http(s) URL, got "${publicUrl}"`,
+    );
   }
   if (e.DHS_DATABASE_URL !== undefined && !/^(postgres|postgresql|sqlite):/.test(e.DHS_DATABASE_URL)) {
     throw new ConfigError(

@@ -52,7 +52,10 @@ export async function main(argv: string[]): Promise<void> {
 
 /** `serve` (API + worker) and `worker` (worker only): start, mark ready, and shut down gracefully. */
 async function serve(config: Config, withHttp: boolean): Promise<void> {
-  const log = pino({ level: config.logLevel, base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' } });
+  const log = pino({
+    level: config.logLevel,
+    base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' },
+  });
   const runtime = await createRuntime(config, { log });
   await sweepWorkspaces(runtime, log);
   const app = withHttp ? await runtime.app() : null;
@@ -82,7 +85,12 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
   worker.start();
   runtime.ready = true;
   log.info(
-    { port: withHttp ? config.port : undefined, publicUrl: config.publicUrl, database: runtime.database.dialect, dataDir: config.dataDir },
+    {
+      port: withHttp ? config.port : undefined,
+      publicUrl: config.publicUrl,
+      database: runtime.database.dialect,
+      dataDir: config.dataDir,
+    },
     'dhs ready',
   );
 }
@@ -108,7 +116,8 @@ function intFlag(args: string[], name: string, def: number | undefined, min = 0)
   const v = flag(args, name);
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer${min === 0 ? ' >= 0' : ''}, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer${min === 0 ? ' >= 0' : ''}, got "${v}"`);
   return n;
 }
 
@@ -146,7 +155,9 @@ async function account(config: Config, args: string[]): Promise<void> {
         const points = intFlag(rest, 'points', undefined, Number.MIN_SAFE_INTEGER);
         if (points === undefined) throw new UsageError('--points is required');
         const a = await accounts.topup(key, points);
-        console.log(json ? JSON.stringify({ accessKey: key, balance: a.balance }) : `balance of ${key}: ${a.balance}`);
+        console.log(
+          json ? JSON.stringify({ accessKey: key, balance: a.balance }) : `balance of ${key}: ${a.balance}`,
+        );
         return;
       }
       case 'quota': {
@@ -154,7 +165,10 @@ async function account(config: Config, args: string[]): Promise<void> {
         const lite = intFlag(rest, 'lite', undefined);
         const pro = intFlag(rest, 'pro', undefined);
         if (lite === undefined && pro === undefined) throw new UsageError('--lite or --pro is required');
-        const a = await accounts.setQuota(key, { ...(lite === undefined ? {} : { lite }), ...(pro === undefined ? {} : { pro }) });
+        const a = await accounts.setQuota(key, {
+          ...(lite === undefined ? {} : { lite }),
+          ...(pro === undefined ? {} : { pro }),
+        });
         console.log(`quota of ${key}: LITE ${a.lite_used}/${a.lite_total}, PRO ${a.pro_used}/${a.pro_total}`);
         return;
       }

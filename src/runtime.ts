@@ -101,9 +101,14 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
   const workspaces = new Workspaces(config.dataDir);
 
   let media = o.media;
-  const needMedia = o.lipSync === undefined || o.speech === undefined || o.trainer === undefined || media === undefined;
+  const needMedia =
+    o.lipSync === undefined || o.speech === undefined || o.trainer === undefined || media === undefined;
   if (media === undefined && needMedia) {
-    const env = { ...process.env, ...(config.ffmpegPath ? { DHS_FFMPEG: config.ffmpegPath } : {}), ...(config.ffprobePath ? { DHS_FFPROBE: config.ffprobePath } : {}) };
+    const env = {
+      ...process.env,
+      ...(config.ffmpegPath ? { DHS_FFMPEG: config.ffmpegPath } : {}),
+      ...(config.ffprobePath ? { DHS_FFPROBE: config.ffprobePath } : {}),
+    };
     media = new FfmpegMedia(locateFfmpeg(env));
   }
   if (media === undefined) throw new Error('no media tool');
@@ -165,16 +170,23 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
         ...(o.quiet ? { logger: false } : {}),
         async collectGauges() {
           metrics.jobs.reset();
-          for (const r of await jobs.countByStatus()) metrics.jobs.set({ type: r.type, status: String(r.status) }, r.count);
+          for (const r of await jobs.countByStatus())
+            metrics.jobs.set({ type: r.type, status: String(r.status) }, r.count);
           metrics.queueItems.reset();
-          for (const r of await queue.countByState()) metrics.queueItems.set({ kind: r.kind, state: r.state }, r.count);
+          for (const r of await queue.countByState())
+            metrics.queueItems.set({ kind: r.kind, state: r.state }, r.count);
         },
       });
     },
     worker(log) {
       return new Worker({
         queue,
-        handlers: [workHandler(handlerDeps), synthHandler(handlerDeps), trainHandler(handlerDeps), callbackHandler(handlerDeps)],
+        handlers: [
+          workHandler(handlerDeps),
+          synthHandler(handlerDeps),
+          trainHandler(handlerDeps),
+          callbackHandler(handlerDeps),
+        ],
         clock,
         metrics,
         log: o.log ?? log ?? silentLog,

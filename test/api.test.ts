@@ -29,15 +29,23 @@ describe('seed API', () => {
 
     test('20001 unknown or disabled account, 20003 bad sign, stale timestamp, replay', async () => {
       const ts = h.clock.now();
-      const unknown = await h.get('/oauth/token', { query: { accessKey: 'ak_nope', timestamp: String(ts), sign: 'x' } });
+      const unknown = await h.get('/oauth/token', {
+        query: { accessKey: 'ak_nope', timestamp: String(ts), sign: 'x' },
+      });
       assert.equal(unknown.code, 20001);
-      const bad = await h.get('/oauth/token', { query: { accessKey: c.accessKey, timestamp: String(ts), sign: 'f'.repeat(32) } });
+      const bad = await h.get('/oauth/token', {
+        query: { accessKey: c.accessKey, timestamp: String(ts), sign: 'f'.repeat(32) },
+      });
       assert.equal(bad.code, 20003);
       const old = ts - 181_000;
-      const stale = await h.get('/oauth/token', { query: { accessKey: c.accessKey, timestamp: String(old), sign: h.sign(c, old) } });
+      const stale = await h.get('/oauth/token', {
+        query: { accessKey: c.accessKey, timestamp: String(old), sign: h.sign(c, old) },
+      });
       assert.equal(stale.code, 20003);
       const future = ts + 181_000;
-      const ahead = await h.get('/oauth/token', { query: { accessKey: c.accessKey, timestamp: String(future), sign: h.sign(c, future) } });
+      const ahead = await h.get('/oauth/token', {
+        query: { accessKey: c.accessKey, timestamp: String(future), sign: h.sign(c, future) },
+      });
       assert.equal(ahead.code, 20003);
       const q = { accessKey: c.accessKey, timestamp: String(ts), sign: h.sign(c, ts) };
       assert.equal((await h.get('/oauth/token', { query: q })).code, 0);
@@ -48,7 +56,9 @@ describe('seed API', () => {
       const other = await h.account();
       await h.runtime.accounts.disable(other.accessKey);
       const t2 = h.clock.now();
-      const disabled = await h.get('/oauth/token', { query: { accessKey: other.accessKey, timestamp: String(t2), sign: h.sign(other, t2) } });
+      const disabled = await h.get('/oauth/token', {
+        query: { accessKey: other.accessKey, timestamp: String(t2), sign: h.sign(other, t2) },
+      });
       assert.equal(disabled.code, 20001);
       h.clock.advance(1);
     });
@@ -65,7 +75,10 @@ describe('seed API', () => {
     test('msg is Chinese by default, English when preferred', async () => {
       const zh = await h.get('/user/balance', { token: 'nope' });
       assert.equal(zh.msg, '无效token');
-      const en = await h.get('/user/balance', { token: 'nope', headers: { 'accept-language': 'en-US,en;q=0.9' } });
+      const en = await h.get('/user/balance', {
+        token: 'nope',
+        headers: { 'accept-language': 'en-US,en;q=0.9' },
+      });
       assert.equal(en.msg, 'invalid or expired token');
     });
   });
@@ -110,7 +123,14 @@ describe('seed API', () => {
         assert.match(res.data.jobId, /^w_[0-9a-f]{32}$/);
         const ins = await h.post('/works/inspect', { jobId: res.data.jobId }, { token });
         assert.equal(ins.code, 0);
-        assert.deepEqual(ins.data, { status: 1, errorMessage: '', videoUrl: '', duration: 0, errorCode: 0, progress: 0 });
+        assert.deepEqual(ins.data, {
+          status: 1,
+          errorMessage: '',
+          videoUrl: '',
+          duration: 0,
+          errorCode: 0,
+          progress: 0,
+        });
       }
     });
 
@@ -139,7 +159,10 @@ describe('seed API', () => {
       const res = await h.post<{ jobId: string }>('/works/create', { text: 'Mine only.' }, { token });
       const other = await h.account({ points: 10 });
       const otherToken = await h.tokenFor(other);
-      assert.equal((await h.post('/works/inspect', { jobId: res.data.jobId }, { token: otherToken })).code, 20006);
+      assert.equal(
+        (await h.post('/works/inspect', { jobId: res.data.jobId }, { token: otherToken })).code,
+        20006,
+      );
       assert.equal((await h.post('/works/inspect', { jobId: 'w_nope' }, { token })).code, 20006);
       assert.equal((await h.post('/works/inspect', {}, { token })).code, 20004);
       assert.equal((await h.post('/works/inspect', { jobId: 42 }, { token })).code, 20004);
@@ -157,7 +180,11 @@ describe('seed API', () => {
 
   describe('3, 4 voices', () => {
     test('train LITE and PRO, detail, quota 30002', async () => {
-      const lite = await h.post<{ speakerId: string }>('/voice/lite/train', { speakerId: '', audioUrl: 'http://127.0.0.1:1/a.wav' }, { token });
+      const lite = await h.post<{ speakerId: string }>(
+        '/voice/lite/train',
+        { speakerId: '', audioUrl: 'http://127.0.0.1:1/a.wav' },
+        { token },
+      );
       assert.equal(lite.code, 0);
       const detail = await h.post('/voice/lite/train/detail', { speakerId: lite.data.speakerId }, { token });
       assert.equal(detail.code, 0);
@@ -166,8 +193,15 @@ describe('seed API', () => {
       assert.equal(detail.data.userId, c.userId);
       assert.equal(detail.data.accessKey, c.accessKey);
       // the LITE id is not a PRO voice
-      assert.equal((await h.post('/voice/pro/train/detail', { speakerId: lite.data.speakerId }, { token })).code, 20006);
-      const pro = await h.post<{ speakerId: string }>('/voice/pro/train', { audioUrl: 'http://127.0.0.1:1/a.wav' }, { token });
+      assert.equal(
+        (await h.post('/voice/pro/train/detail', { speakerId: lite.data.speakerId }, { token })).code,
+        20006,
+      );
+      const pro = await h.post<{ speakerId: string }>(
+        '/voice/pro/train',
+        { audioUrl: 'http://127.0.0.1:1/a.wav' },
+        { token },
+      );
       assert.equal(pro.code, 0);
       const none = await h.post('/voice/pro/train', { audioUrl: 'http://127.0.0.1:1/b.wav' }, { token });
       assert.equal(none.code, 30002);
@@ -176,29 +210,70 @@ describe('seed API', () => {
       assert.equal(bal.data.voiceProTotalQuantity, 1);
       assert.equal(bal.data.voiceLiteUsedQuantity, 1);
       // retraining while the first training runs
-      assert.equal((await h.post('/voice/lite/train', { speakerId: lite.data.speakerId, audioUrl: 'http://127.0.0.1:1/c.wav' }, { token })).code, 30001);
+      assert.equal(
+        (
+          await h.post(
+            '/voice/lite/train',
+            { speakerId: lite.data.speakerId, audioUrl: 'http://127.0.0.1:1/c.wav' },
+            { token },
+          )
+        ).code,
+        30001,
+      );
     });
 
     test('train input errors', async () => {
       assert.equal((await h.post('/voice/lite/train', { speakerId: '' }, { token })).code, 20016);
       assert.equal((await h.post('/voice/lite/train', { audioUrl: 'gopher://x' }, { token })).code, 20013);
-      assert.equal((await h.post('/voice/lite/train', { speakerId: 'spk_nope', audioUrl: 'http://127.0.0.1:1/a.wav' }, { token })).code, 20006);
+      assert.equal(
+        (
+          await h.post(
+            '/voice/lite/train',
+            { speakerId: 'spk_nope', audioUrl: 'http://127.0.0.1:1/a.wav' },
+            { token },
+          )
+        ).code,
+        20006,
+      );
       assert.equal((await h.post('/voice/lite/train/detail', {}, { token })).code, 20004);
       assert.equal((await h.post('/voice/lite/train/detail', { speakerId: 5 }, { token })).code, 20004);
     });
 
     test('create: untrained voice 20006, ratio bounds 20004, strings and numbers accepted', async () => {
-      const lite = await h.post<{ speakerId: string }>('/voice/lite/train', { audioUrl: 'http://127.0.0.1:1/z.wav' }, { token });
+      const lite = await h.post<{ speakerId: string }>(
+        '/voice/lite/train',
+        { audioUrl: 'http://127.0.0.1:1/z.wav' },
+        { token },
+      );
       const speakerId = lite.data.speakerId;
-      assert.equal((await h.post('/voice/lite/create', { speakerId, content: '你好' }, { token })).code, 20006);
+      assert.equal(
+        (await h.post('/voice/lite/create', { speakerId, content: '你好' }, { token })).code,
+        20006,
+      );
       // make it trained, as the training job would
       const v = await h.runtime.voices.get(speakerId);
-      const tr = await h.runtime.database.db.selectFrom('voice_trainings').selectAll().where('voice_id', '=', speakerId).executeTakeFirstOrThrow();
+      const tr = await h.runtime.database.db
+        .selectFrom('voice_trainings')
+        .selectAll()
+        .where('voice_id', '=', speakerId)
+        .executeTakeFirstOrThrow();
       await h.runtime.voices.completeTraining(speakerId, tr.id, { version: 1 }, () => null);
       assert.ok(v);
-      const code = async (path: string, body: Record<string, unknown>) => (await h.post(path, { speakerId, content: '你好', ...body }, { token })).code;
-      assert.equal(await code('/voice/lite/create', { speedRatio: '1.2', pitchRatio: '1', volumeRatio: '1', kyyRole: 'yes' }), 0);
-      assert.equal(await code('/voice/lite/create', { speedRatio: 1.9, pitchRatio: 10, volumeRatio: 0.1 }), 0);
+      const code = async (path: string, body: Record<string, unknown>) =>
+        (await h.post(path, { speakerId, content: '你好', ...body }, { token })).code;
+      assert.equal(
+        await code('/voice/lite/create', {
+          speedRatio: '1.2',
+          pitchRatio: '1',
+          volumeRatio: '1',
+          kyyRole: 'yes',
+        }),
+        0,
+      );
+      assert.equal(
+        await code('/voice/lite/create', { speedRatio: 1.9, pitchRatio: 10, volumeRatio: 0.1 }),
+        0,
+      );
       assert.equal(await code('/voice/lite/create', { speedRatio: '', pitchRatio: null }), 0);
       assert.equal(await code('/voice/lite/create', { speedRatio: '2' }), 20004);
       assert.equal(await code('/voice/lite/create', { speedRatio: 0.05 }), 20004);
@@ -209,12 +284,30 @@ describe('seed API', () => {
       assert.equal(await code('/voice/lite/create', { content: '' }), 20004);
       assert.equal(await code('/voice/lite/create', { content: 7 }), 20004);
       assert.equal(await code('/voice/pro/create', {}), 20006);
-      const ok = await h.post<{ jobId: string }>('/voice/lite/create', { speakerId, content: 'Hello there.' }, { token });
+      const ok = await h.post<{ jobId: string }>(
+        '/voice/lite/create',
+        { speakerId, content: 'Hello there.' },
+        { token },
+      );
       const d = await h.post('/voice/lite/create/detail', { jobId: ok.data.jobId }, { token });
       assert.equal(d.code, 0);
-      assert.deepEqual(Object.keys(d.data).sort(), ['accessKey', 'duration', 'errorCode', 'errorMessage', 'jobId', 'progress', 'status', 'type', 'url', 'userId']);
+      assert.deepEqual(Object.keys(d.data).sort(), [
+        'accessKey',
+        'duration',
+        'errorCode',
+        'errorMessage',
+        'jobId',
+        'progress',
+        'status',
+        'type',
+        'url',
+        'userId',
+      ]);
       assert.equal(d.data.type, 'LITE');
-      assert.equal((await h.post('/voice/pro/create/detail', { jobId: ok.data.jobId }, { token })).code, 20006);
+      assert.equal(
+        (await h.post('/voice/pro/create/detail', { jobId: ok.data.jobId }, { token })).code,
+        20006,
+      );
       assert.equal((await h.post('/works/inspect', { jobId: ok.data.jobId }, { token })).code, 20006);
     });
   });
@@ -224,22 +317,42 @@ describe('seed API', () => {
       const u = await h.account({ points: 100 });
       const t = await h.tokenFor(u);
       const bal = await h.get('/user/balance', { token: t });
-      assert.deepEqual(bal.data, { balance: 100, voiceLiteUsedQuantity: 0, voiceLiteTotalQuantity: 0, voiceProUsedQuantity: 0, voiceProTotalQuantity: 0 });
+      assert.deepEqual(bal.data, {
+        balance: 100,
+        voiceLiteUsedQuantity: 0,
+        voiceLiteTotalQuantity: 0,
+        voiceProUsedQuantity: 0,
+        voiceProTotalQuantity: 0,
+      });
       const account = await h.runtime.accounts.findById(u.userId);
       assert.ok(account);
       for (let i = 0; i < 3; i++) {
-        const r = await h.post<{ jobId: string }>('/works/create', { text: `Hello number ${i}.` }, { token: t });
-        await h.runtime.jobs.complete(r.data.jobId, { resultUrl: 'x', resultKey: 'k', durationSec: 1.5 + i }, () => null);
+        const r = await h.post<{ jobId: string }>(
+          '/works/create',
+          { text: `Hello number ${i}.` },
+          { token: t },
+        );
+        await h.runtime.jobs.complete(
+          r.data.jobId,
+          { resultUrl: 'x', resultKey: 'k', durationSec: 1.5 + i },
+          () => null,
+        );
         h.clock.advance(1000);
       }
-      const page1 = await h.get<{ total: number; list: Array<{ type: string; time: string; duration: number; fee: number }> }>('/user/bill/list', { token: t, query: { pn: '0', ds: '2' } });
+      const page1 = await h.get<{
+        total: number;
+        list: Array<{ type: string; time: string; duration: number; fee: number }>;
+      }>('/user/bill/list', { token: t, query: { pn: '0', ds: '2' } });
       assert.equal(page1.code, 0);
       assert.equal(page1.data.total, 3);
       assert.equal(page1.data.list.length, 2);
       assert.equal(page1.data.list[0]?.fee, 4);
       assert.equal(page1.data.list[0]?.duration, 4);
       assert.match(page1.data.list[0]?.time ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
-      const page2 = await h.get<{ list: unknown[] }>('/user/bill/list', { token: t, query: { pn: '2', ds: '2' } });
+      const page2 = await h.get<{ list: unknown[] }>('/user/bill/list', {
+        token: t,
+        query: { pn: '2', ds: '2' },
+      });
       assert.equal(page2.data.list.length, 1);
       const all = await h.get<{ list: unknown[] }>('/user/bill/list', { token: t, query: { ds: '500' } });
       assert.equal(all.data.list.length, 3);
@@ -253,7 +366,9 @@ describe('seed API', () => {
 
 describe('limits', () => {
   test('10002 per-account rate, 10003 repeated submission, 20008 pending works', async () => {
-    const h = await createHarness({ env: { DHS_RATE_LIMIT_PER_MIN: '5', DHS_REPEAT_WINDOW_MS: '2000', DHS_MAX_PENDING_WORKS: '2' } });
+    const h = await createHarness({
+      env: { DHS_RATE_LIMIT_PER_MIN: '5', DHS_REPEAT_WINDOW_MS: '2000', DHS_MAX_PENDING_WORKS: '2' },
+    });
     try {
       const c = await h.account({ points: 100 });
       const token = await h.tokenFor(c);
@@ -279,7 +394,9 @@ describe('limits', () => {
       const c = await h.account({ points: 20 });
       const token = await h.tokenFor(c);
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => h.post('/works/create', { text: 'Hello there friend', title: `n${i}` }, { token })),
+        Array.from({ length: 50 }, (_, i) =>
+          h.post('/works/create', { text: 'Hello there friend', title: `n${i}` }, { token }),
+        ),
       );
       const codes = results.map((r) => r.code);
       assert.equal(codes.filter((x) => x === 0).length, 10);

@@ -7,7 +7,11 @@ import { createHarness } from './helpers/harness.ts';
 import { startCallbackReceiver } from './helpers/servers.ts';
 
 /** What a receiver does with the Standard Webhooks headers (written here independently of src/). */
-function verify(secret: string, headers: Record<string, string | string[] | undefined>, body: string): boolean {
+function verify(
+  secret: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): boolean {
   const id = String(headers['webhook-id']);
   const ts = String(headers['webhook-timestamp']);
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
@@ -16,7 +20,12 @@ function verify(secret: string, headers: Record<string, string | string[] | unde
     .split(' ')
     .some((sig) => {
       const [v, s] = sig.split(',');
-      return v === 'v1' && s !== undefined && s.length === expected.length && timingSafeEqual(Buffer.from(s), Buffer.from(expected));
+      return (
+        v === 'v1' &&
+        s !== undefined &&
+        s.length === expected.length &&
+        timingSafeEqual(Buffer.from(s), Buffer.from(expected))
+      );
     });
 }
 
@@ -26,27 +35,45 @@ test('a receiver that fails the first 3 deliveries gets the 4th, signed, with th
   try {
     const c = await h.account({ points: 100 });
     const token = await h.tokenFor(c);
-    const res = await h.post<{ jobId: string }>('/works/create', { text: 'Hello.', callbackUrl: receiver.url() }, { token });
+    const res = await h.post<{ jobId: string }>(
+      '/works/create',
+      { text: 'Hello.', callbackUrl: receiver.url() },
+      { token },
+    );
     assert.equal(res.code, 0);
     const jobId = res.data.jobId;
     // Finish the job as a handler would (the pipeline itself is covered elsewhere): this enqueues the callback.
     const account = await h.runtime.accounts.findById(c.userId);
     assert.ok(account);
-    await h.runtime.jobs.complete(jobId, { resultUrl: 'http://x/video.mp4', resultKey: 'k', durationSec: 1 }, jobCallback(account));
+    await h.runtime.jobs.complete(
+      jobId,
+      { resultUrl: 'http://x/video.mp4', resultKey: 'k', durationSec: 1 },
+      jobCallback(account),
+    );
     h.worker.wake();
     for (let i = 0; i < 3; i++) {
       await receiver.waitFor(i + 1);
       // wait until the failed attempt is recorded and rescheduled, then move time to its retry
-      await h.waitFor(async () => {
-        const d = await h.runtime.callbacks.forRef(jobId);
-        const q = (await h.runtime.queue.listByRef(jobId)).find((x) => x.kind === 'callback');
-        return d.length === i + 1 && q?.state === 'queued' ? true : undefined;
-      }, 10_000, `attempt ${i + 1} recorded`);
+      await h.waitFor(
+        async () => {
+          const d = await h.runtime.callbacks.forRef(jobId);
+          const q = (await h.runtime.queue.listByRef(jobId)).find((x) => x.kind === 'callback');
+          return d.length === i + 1 && q?.state === 'queued' ? true : undefined;
+        },
+        10_000,
+        `attempt ${i + 1} recorded`,
+      );
       h.clock.advance(CALLBACK_RETRY_DELAYS_MS[i] ?? 0);
       h.worker.wake();
     }
     await receiver.waitFor(4);
-    await h.waitFor(async () => ((await h.runtime.queue.listByRef(jobId)).find((x) => x.kind === 'callback')?.state === 'done' ? true : undefined), 10_000);
+    await h.waitFor(
+      async () =>
+        (await h.runtime.queue.listByRef(jobId)).find((x) => x.kind === 'callback')?.state === 'done'
+          ? true
+          : undefined,
+      10_000,
+    );
     assert.equal(receiver.received.length, 4);
     const last = receiver.received[3];
     assert.ok(last);
@@ -62,7 +89,10 @@ test('a receiver that fails the first 3 deliveries gets the 4th, signed, with th
     assert.equal(body.userId, c.userId);
     assert.equal(body.accessKey, c.accessKey);
     const deliveries = await h.runtime.callbacks.forRef(jobId);
-    assert.deepEqual(deliveries.map((d) => d.http_status), [500, 500, 500, 200]);
+    assert.deepEqual(
+      deliveries.map((d) => d.http_status),
+      [500, 500, 500, 200],
+    );
   } finally {
     await h.close();
     await receiver.close();
@@ -75,7 +105,11 @@ test('callbacks are not sent to private addresses and are recorded as failures',
     const c = await h.account({ points: 100 });
     const token = await h.tokenFor(c);
     // 127.0.0.1 is not allow-listed here: the literal address is refused at submission
-    const res = await h.post('/works/create', { text: 'Hi.', callbackUrl: 'http://127.0.0.1:9/hook' }, { token });
+    const res = await h.post(
+      '/works/create',
+      { text: 'Hi.', callbackUrl: 'http://127.0.0.1:9/hook' },
+      { token },
+    );
     assert.equal(res.code, 20004);
   } finally {
     await h.close();

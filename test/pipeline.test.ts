@@ -25,9 +25,19 @@ describe('pipelines', () => {
     ]);
     const junk = join(await import('node:os').then((os) => os.tmpdir()), `dhs-junk-${process.pid}.mp4`);
     writeFileSync(junk, Buffer.alloc(4096, 7));
-    files = await startFileServer({ 'v.mp4': video, 'en.wav': speechEn, 'zh.wav': speechZh, 'silence.wav': silence, 'short.mp4': shortVideo, 'junk.mp4': junk });
+    files = await startFileServer({
+      'v.mp4': video,
+      'en.wav': speechEn,
+      'zh.wav': speechZh,
+      'silence.wav': silence,
+      'short.mp4': shortVideo,
+      'junk.mp4': junk,
+    });
     receiver = await startCallbackReceiver();
-    h = await createHarness({ worker: true, env: { DHS_REPEAT_WINDOW_MS: '0', DHS_MAX_PENDING_WORKS: '100' } });
+    h = await createHarness({
+      worker: true,
+      env: { DHS_REPEAT_WINDOW_MS: '0', DHS_MAX_PENDING_WORKS: '100' },
+    });
     c = await h.account({ points: 1000, lite: 2, pro: 1 });
     token = await h.tokenFor(c);
   });
@@ -38,10 +48,14 @@ describe('pipelines', () => {
   });
 
   const finished = async (path: string, body: Record<string, unknown>) =>
-    h.waitFor(async () => {
-      const r = await h.post<Record<string, unknown>>(path, body, { token });
-      return Number(r.data.status) >= JobStatus.DONE ? r.data : undefined;
-    }, 120_000, `${path} to finish`);
+    h.waitFor(
+      async () => {
+        const r = await h.post<Record<string, unknown>>(path, body, { token });
+        return Number(r.data.status) >= JobStatus.DONE ? r.data : undefined;
+      },
+      120_000,
+      `${path} to finish`,
+    );
 
   const fetchResult = async (url: string) => {
     const path = new URL(url).pathname;
@@ -50,7 +64,11 @@ describe('pipelines', () => {
 
   test('audio-driven work: video out, served with Range, charged the output seconds', async () => {
     const before = (await h.get<{ balance: number }>('/user/balance', { token })).data.balance;
-    const res = await h.post<{ jobId: string }>('/works/create', { videoUrl: files.url('v.mp4'), audioUrl: files.url('en.wav'), callbackUrl: receiver.url('/work') }, { token });
+    const res = await h.post<{ jobId: string }>(
+      '/works/create',
+      { videoUrl: files.url('v.mp4'), audioUrl: files.url('en.wav'), callbackUrl: receiver.url('/work') },
+      { token },
+    );
     assert.equal(res.code, 0, res.msg);
     const d = await finished('/works/inspect', { jobId: res.data.jobId });
     assert.equal(d.status, 3, String(d.errorMessage));
@@ -61,7 +79,11 @@ describe('pipelines', () => {
     assert.equal(full.statusCode, 200);
     assert.equal(full.headers['content-type'], 'video/mp4');
     assert.ok(full.headers.etag);
-    const part = await h.app.inject({ method: 'GET', url: new URL(String(d.videoUrl)).pathname, headers: { range: 'bytes=0-99' } });
+    const part = await h.app.inject({
+      method: 'GET',
+      url: new URL(String(d.videoUrl)).pathname,
+      headers: { range: 'bytes=0-99' },
+    });
     assert.equal(part.statusCode, 206);
     assert.equal(part.rawPayload.length, 100);
     assert.equal(part.headers['content-range'], `bytes 0-99/${full.rawPayload.length}`);
@@ -80,13 +102,21 @@ describe('pipelines', () => {
   });
 
   test('text-driven work and audio-only work', async () => {
-    const t = await h.post<{ jobId: string }>('/works/create', { videoUrl: files.url('v.mp4'), text: 'Hello, this is a digital human speaking. 你好，我是数字人。' }, { token });
+    const t = await h.post<{ jobId: string }>(
+      '/works/create',
+      { videoUrl: files.url('v.mp4'), text: 'Hello, this is a digital human speaking. 你好，我是数字人。' },
+      { token },
+    );
     assert.equal(t.code, 0, t.msg);
     const td = await finished('/works/inspect', { jobId: t.data.jobId });
     assert.equal(td.status, 3, String(td.errorMessage));
     assert.ok(Number(td.duration) >= 2);
     assert.match(String(td.newAudioUrl), /speech\.mp3$/);
-    const a = await h.post<{ jobId: string }>('/works/create', { text: '今天是2026年11月25日，温度是25%。' }, { token });
+    const a = await h.post<{ jobId: string }>(
+      '/works/create',
+      { text: '今天是2026年11月25日，温度是25%。' },
+      { token },
+    );
     const ad = await finished('/works/inspect', { jobId: a.data.jobId });
     assert.equal(ad.status, 3, String(ad.errorMessage));
     assert.match(String(ad.videoUrl), /audio\.mp3$/);
@@ -115,19 +145,31 @@ describe('pipelines', () => {
   });
 
   test('LITE voice: train on Mandarin, speak English and mixed text; no-speech training fails clearly', async () => {
-    const tr = await h.post<{ speakerId: string }>('/voice/lite/train', { audioUrl: files.url('zh.wav'), callbackUrl: receiver.url('/train') }, { token });
+    const tr = await h.post<{ speakerId: string }>(
+      '/voice/lite/train',
+      { audioUrl: files.url('zh.wav'), callbackUrl: receiver.url('/train') },
+      { token },
+    );
     assert.equal(tr.code, 0, tr.msg);
     const td = await finished('/voice/lite/train/detail', { speakerId: tr.data.speakerId });
     assert.equal(td.status, 3, String(td.errorMessage));
     for (const content of ['Good morning, everyone.', '我们今天用 Node.js 做一个 demo，价格是¥20。']) {
-      const s = await h.post<{ jobId: string }>('/voice/lite/create', { speakerId: tr.data.speakerId, content, speedRatio: '1.1', kyyRole: 'yes' }, { token });
+      const s = await h.post<{ jobId: string }>(
+        '/voice/lite/create',
+        { speakerId: tr.data.speakerId, content, speedRatio: '1.1', kyyRole: 'yes' },
+        { token },
+      );
       assert.equal(s.code, 0, s.msg);
       const sd = await finished('/voice/lite/create/detail', { jobId: s.data.jobId });
       assert.equal(sd.status, 3, String(sd.errorMessage));
       assert.ok(Number(sd.duration) >= 1);
       assert.match(String(sd.url), /\.mp3$/);
     }
-    const bad = await h.post<{ speakerId: string }>('/voice/pro/train', { audioUrl: files.url('silence.wav') }, { token });
+    const bad = await h.post<{ speakerId: string }>(
+      '/voice/pro/train',
+      { audioUrl: files.url('silence.wav') },
+      { token },
+    );
     const bd = await finished('/voice/pro/train/detail', { speakerId: bad.data.speakerId });
     assert.equal(bd.status, 4);
     assert.equal(bd.errorCode, 20014);

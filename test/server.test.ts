@@ -11,15 +11,33 @@ const dhs = join(root, 'bin/dhs.mjs');
 test('the real binary: account CLI, serve, healthz, token, balance, graceful stop', async () => {
   const dataDir = tempDir();
   const env = { ...process.env, DHS_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', DHS_LOG_LEVEL: 'info' };
-  const created = spawnSync(process.execPath, [dhs, 'account', 'create', '--points', '42', '--lite', '1', '--pro', '0', '--json'], { env, encoding: 'utf8' });
+  const created = spawnSync(
+    process.execPath,
+    [dhs, 'account', 'create', '--points', '42', '--lite', '1', '--pro', '0', '--json'],
+    { env, encoding: 'utf8' },
+  );
   assert.equal(created.status, 0, created.stderr);
-  const acct = JSON.parse(created.stdout.trim()) as { userId: string; accessKey: string; secretKey: string; webhookSecret: string };
+  const acct = JSON.parse(created.stdout.trim()) as {
+    userId: string;
+    accessKey: string;
+    secretKey: string;
+    webhookSecret: string;
+  };
   assert.deepEqual(Object.keys(acct).sort(), ['accessKey', 'secretKey', 'userId', 'webhookSecret']);
-  const topup = spawnSync(process.execPath, [dhs, 'account', 'topup', acct.accessKey, '--points', '8'], { env, encoding: 'utf8' });
+  const topup = spawnSync(process.execPath, [dhs, 'account', 'topup', acct.accessKey, '--points', '8'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(topup.status, 0, topup.stderr);
-  const bad = spawnSync(process.execPath, [dhs, 'account', 'create', '--points', 'x'], { env, encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [dhs, 'account', 'create', '--points', 'x'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(bad.status, 2);
-  const badEnv = spawnSync(process.execPath, [dhs, 'serve'], { env: { ...env, DHS_WORKER_CONCURRENCY: 'many' }, encoding: 'utf8' });
+  const badEnv = spawnSync(process.execPath, [dhs, 'serve'], {
+    env: { ...env, DHS_WORKER_CONCURRENCY: 'many' },
+    encoding: 'utf8',
+  });
   assert.equal(badEnv.status, 2);
   assert.match(badEnv.stderr, /DHS_WORKER_CONCURRENCY/);
 
@@ -39,12 +57,22 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
     const hz = await fetch(`${base}/healthz`);
     assert.equal(hz.status, 200);
     const ts = String(Date.now());
-    const sign = createHash('md5').update(acct.accessKey + ts + acct.secretKey).digest('hex');
-    const tok = (await (await fetch(`${base}/api/model/v5/oauth/token?accessKey=${acct.accessKey}&timestamp=${ts}&sign=${sign}`)).json()) as { code: number; data: { token: string } };
+    const sign = createHash('md5')
+      .update(acct.accessKey + ts + acct.secretKey)
+      .digest('hex');
+    const tok = (await (
+      await fetch(`${base}/api/model/v5/oauth/token?accessKey=${acct.accessKey}&timestamp=${ts}&sign=${sign}`)
+    ).json()) as { code: number; data: { token: string } };
     assert.equal(tok.code, 0);
-    const bal = (await (await fetch(`${base}/api/model/v5/user/balance`, { headers: { 'authorization-token': tok.data.token } })).json()) as { code: number; data: { balance: number } };
+    const bal = (await (
+      await fetch(`${base}/api/model/v5/user/balance`, { headers: { 'authorization-token': tok.data.token } })
+    ).json()) as { code: number; data: { balance: number } };
     assert.equal(bal.data.balance, 50);
-    const res = await fetch(`${base}/api/model/v5/works/inspect`, { method: 'POST', headers: { 'authorization-token': tok.data.token, 'content-type': 'application/json' }, body: '{bad' });
+    const res = await fetch(`${base}/api/model/v5/works/inspect`, {
+      method: 'POST',
+      headers: { 'authorization-token': tok.data.token, 'content-type': 'application/json' },
+      body: '{bad',
+    });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { code: number }).code, 20004);
     assert.ok(res.headers.get('x-request-id'));

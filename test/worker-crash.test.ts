@@ -19,7 +19,8 @@ function startWorker(env: Record<string, string>): ChildProcess {
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((res) => {
-    if (child.exitCode !== null || child.signalCode !== null) res({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      res({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => res({ code, signal }));
   });
 }
@@ -53,28 +54,44 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
     const first = startWorker(env);
     children.push(first);
     // Kill it while it renders (status 2, past the download stage).
-    await h.waitFor(async () => {
-      const job = await h.runtime.jobs.get(jobId);
-      assert.notEqual(job?.status, JobStatus.DONE, 'the render finished before the kill: make the audio longer');
-      return job?.status === JobStatus.RUNNING && job.progress >= 41 ? true : undefined;
-    }, 120_000, 'rendering');
+    await h.waitFor(
+      async () => {
+        const job = await h.runtime.jobs.get(jobId);
+        assert.notEqual(
+          job?.status,
+          JobStatus.DONE,
+          'the render finished before the kill: make the audio longer',
+        );
+        return job?.status === JobStatus.RUNNING && job.progress >= 41 ? true : undefined;
+      },
+      120_000,
+      'rendering',
+    );
     first.kill('SIGKILL');
     assert.equal((await exited(first)).signal, 'SIGKILL');
     assert.equal((await h.runtime.jobs.get(jobId))?.status, JobStatus.RUNNING);
 
     const second = startWorker(env);
     children.push(second);
-    const done = await h.waitFor(async () => {
-      const job = await h.runtime.jobs.get(jobId);
-      return job !== null && job.status >= JobStatus.DONE ? job : undefined;
-    }, 240_000, 'the job to finish');
+    const done = await h.waitFor(
+      async () => {
+        const job = await h.runtime.jobs.get(jobId);
+        return job !== null && job.status >= JobStatus.DONE ? job : undefined;
+      },
+      240_000,
+      'the job to finish',
+    );
     assert.equal(done.status, JobStatus.DONE, done.error_message);
     assert.ok(done.duration >= 120 && done.duration <= 121, `duration ${done.duration}`);
     await receiver.waitFor(1);
-    await h.waitFor(async () => {
-      const items = await h.runtime.queue.listByRef(jobId);
-      return items.every((i) => i.state === 'done') ? true : undefined;
-    }, 30_000, 'queue items done');
+    await h.waitFor(
+      async () => {
+        const items = await h.runtime.queue.listByRef(jobId);
+        return items.every((i) => i.state === 'done') ? true : undefined;
+      },
+      30_000,
+      'queue items done',
+    );
 
     const work = (await h.runtime.queue.listByRef(jobId)).filter((i) => i.kind === 'work');
     assert.equal(work.length, 1);
@@ -86,7 +103,10 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
     assert.equal(JSON.parse(receiver.received[0]?.body ?? '{}').status, 3);
     const acked = (await h.runtime.callbacks.forRef(jobId)).filter((d) => d.http_status === 200);
     assert.equal(acked.length, 1);
-    assert.equal(await h.runtime.ledger.sum(c.userId), (await h.runtime.accounts.findById(c.userId))?.balance);
+    assert.equal(
+      await h.runtime.ledger.sum(c.userId),
+      (await h.runtime.accounts.findById(c.userId))?.balance,
+    );
     assert.equal((await h.runtime.accounts.findById(c.userId))?.balance, 1000 - done.duration);
 
     // graceful shutdown of the survivor

@@ -95,7 +95,11 @@ export class AppError extends Error {
   readonly detail: LocalizedText;
   readonly retryable: boolean;
 
-  constructor(code: ErrorCodeValue, detail?: LocalizedText | string, options?: { retryable?: boolean; cause?: unknown }) {
+  constructor(
+    code: ErrorCodeValue,
+    detail?: LocalizedText | string,
+    options?: { retryable?: boolean; cause?: unknown },
+  ) {
     const text: LocalizedText =
       detail === undefined
         ? defaultMessages[code]

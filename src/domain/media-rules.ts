@@ -14,12 +14,18 @@ const fmt = (n: number) => n.toFixed(1);
 /** seed 1.1 audioUrl: an audio stream, 5 s .. 30 min. */
 export function checkWorkAudio(m: ProbedMedia): void {
   if (m.audio === null) {
-    throw new AppError(ErrorCode.UNSUPPORTED_FILE_TYPE, t('音频文件中没有音频流', 'the audio file has no audio stream'));
+    throw new AppError(
+      ErrorCode.UNSUPPORTED_FILE_TYPE,
+      t('音频文件中没有音频流', 'the audio file has no audio stream'),
+    );
   }
   if (!(m.durationSec >= MIN_AUDIO_SECONDS && m.durationSec <= MAX_AUDIO_SECONDS)) {
     throw new AppError(
       ErrorCode.INVALID_AUDIO_DURATION,
-      t(`音频时长 ${fmt(m.durationSec)} 秒，允许 5 秒 ~ 30 分钟`, `audio is ${fmt(m.durationSec)} s; 5 s to 30 min allowed`),
+      t(
+        `音频时长 ${fmt(m.durationSec)} 秒，允许 5 秒 ~ 30 分钟`,
+        `audio is ${fmt(m.durationSec)} s; 5 s to 30 min allowed`,
+      ),
     );
   }
 }
@@ -27,12 +33,18 @@ export function checkWorkAudio(m: ProbedMedia): void {
 /** Training audio: any readable audio stream (the speech itself is judged by the trainer). */
 export function checkTrainingAudio(m: ProbedMedia): void {
   if (m.audio === null) {
-    throw new AppError(ErrorCode.UNSUPPORTED_FILE_TYPE, t('音频文件中没有音频流', 'the audio file has no audio stream'));
+    throw new AppError(
+      ErrorCode.UNSUPPORTED_FILE_TYPE,
+      t('音频文件中没有音频流', 'the audio file has no audio stream'),
+    );
   }
   if (m.durationSec > MAX_AUDIO_SECONDS) {
     throw new AppError(
       ErrorCode.INVALID_AUDIO_DURATION,
-      t(`音频时长 ${fmt(m.durationSec)} 秒，最长 30 分钟`, `audio is ${fmt(m.durationSec)} s; at most 30 min allowed`),
+      t(
+        `音频时长 ${fmt(m.durationSec)} 秒，最长 30 分钟`,
+        `audio is ${fmt(m.durationSec)} s; at most 30 min allowed`,
+      ),
     );
   }
 }
@@ -40,30 +52,49 @@ export function checkTrainingAudio(m: ProbedMedia): void {
 /** seed 1.1 videoUrl: mp4/mov, H.264, shorter side 360..2160, 10..300 s, 10..60 fps. */
 export function checkWorkVideo(m: ProbedMedia): void {
   const v = m.video;
-  if (v === null) throw new AppError(ErrorCode.INVALID_VIDEO_FORMAT, t('视频文件中没有视频流', 'the video file has no video stream'));
+  if (v === null)
+    throw new AppError(
+      ErrorCode.INVALID_VIDEO_FORMAT,
+      t('视频文件中没有视频流', 'the video file has no video stream'),
+    );
   if (!/(^|,)(mov|mp4)(,|$)/.test(m.formatName)) {
     throw new AppError(
       ErrorCode.INVALID_VIDEO_FORMAT,
-      t(`视频容器为 ${m.formatName}，只支持 mp4、mov`, `video container is ${m.formatName}; mp4 or mov allowed`),
+      t(
+        `视频容器为 ${m.formatName}，只支持 mp4、mov`,
+        `video container is ${m.formatName}; mp4 or mov allowed`,
+      ),
     );
   }
   if (v.codec !== 'h264') {
-    throw new AppError(ErrorCode.INVALID_VIDEO_FORMAT, t(`视频编码为 ${v.codec}，只支持 H.264`, `video codec is ${v.codec}; H.264 allowed`));
+    throw new AppError(
+      ErrorCode.INVALID_VIDEO_FORMAT,
+      t(`视频编码为 ${v.codec}，只支持 H.264`, `video codec is ${v.codec}; H.264 allowed`),
+    );
   }
   if (!(m.durationSec >= MIN_VIDEO_SECONDS && m.durationSec <= MAX_VIDEO_SECONDS)) {
     throw new AppError(
       ErrorCode.BAD_PARAMETER,
-      t(`视频时长 ${fmt(m.durationSec)} 秒，允许 10 ~ 300 秒`, `video is ${fmt(m.durationSec)} s; 10-300 s allowed`),
+      t(
+        `视频时长 ${fmt(m.durationSec)} 秒，允许 10 ~ 300 秒`,
+        `video is ${fmt(m.durationSec)} s; 10-300 s allowed`,
+      ),
     );
   }
   const shorter = Math.min(v.width, v.height);
   if (shorter < 360 || shorter > 2160) {
     throw new AppError(
       ErrorCode.INVALID_RESOLUTION,
-      t(`视频分辨率 ${v.width}x${v.height}，短边需在 360 ~ 2160`, `video is ${v.width}x${v.height}; the shorter side must be 360-2160`),
+      t(
+        `视频分辨率 ${v.width}x${v.height}，短边需在 360 ~ 2160`,
+        `video is ${v.width}x${v.height}; the shorter side must be 360-2160`,
+      ),
     );
   }
   if (!(v.fps >= 10 && v.fps <= 60.5)) {
-    throw new AppError(ErrorCode.INVALID_FPS, t(`视频帧率 ${fmt(v.fps)}，允许 10 ~ 60`, `video is ${fmt(v.fps)} fps; 10-60 allowed`));
+    throw new AppError(
+      ErrorCode.INVALID_FPS,
+      t(`视频帧率 ${fmt(v.fps)}，允许 10 ~ 60`, `video is ${fmt(v.fps)} fps; 10-60 allowed`),
+    );
   }
 }

@@ -29,7 +29,10 @@ const ratio = (name: string, min: number, max: number) =>
       if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) return 1;
       const n = typeof v === 'number' ? v : Number(v.trim());
       if (!Number.isFinite(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be from ${min} to ${max}, got ${JSON.stringify(v)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be from ${min} to ${max}, got ${JSON.stringify(v)}`,
+        });
         return z.NEVER;
       }
       return n;
@@ -46,7 +49,10 @@ export const worksCreateSchema = z.object({
 });
 
 export const jobIdSchema = z.object({
-  jobId: z.string({ error: 'jobId must be a string' }).min(1, 'jobId is required').max(128, 'jobId is too long'),
+  jobId: z
+    .string({ error: 'jobId must be a string' })
+    .min(1, 'jobId is required')
+    .max(128, 'jobId is too long'),
 });
 
 export const speakerIdSchema = z.object({
@@ -87,7 +93,9 @@ export const voiceCreateSchema = z.object({
 /** seed 2.1 query. */
 export const tokenQuerySchema = z.object({
   accessKey: z.string({ error: 'accessKey is required' }).min(1, 'accessKey is required').max(256),
-  timestamp: z.string({ error: 'timestamp is required' }).regex(/^\d{1,16}$/, 'timestamp must be Unix milliseconds'),
+  timestamp: z
+    .string({ error: 'timestamp is required' })
+    .regex(/^\d{1,16}$/, 'timestamp must be Unix milliseconds'),
   sign: z.string({ error: 'sign is required' }).min(1, 'sign is required').max(256),
 });
 

@@ -67,7 +67,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     try {
       done(null, JSON.parse(text));
     } catch {
-      done(new AppError(ErrorCode.BAD_PARAMETER, { zh: '请求体不是合法的 JSON', en: 'request body is not valid JSON' }), undefined);
+      done(
+        new AppError(ErrorCode.BAD_PARAMETER, {
+          zh: '请求体不是合法的 JSON',
+          en: 'request body is not valid JSON',
+        }),
+        undefined,
+      );
     }
   });
 
@@ -82,12 +88,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     } else {
       const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string };
       if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        appErr = new AppError(ErrorCode.BAD_PARAMETER, { zh: `请求体超过 ${deps.bodyLimit} 字节`, en: `request body is over ${deps.bodyLimit} bytes` });
-      } else if (e.code?.startsWith('FST_ERR_CTP') || e.validation !== undefined || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
+        appErr = new AppError(ErrorCode.BAD_PARAMETER, {
+          zh: `请求体超过 ${deps.bodyLimit} 字节`,
+          en: `request body is over ${deps.bodyLimit} bytes`,
+        });
+      } else if (
+        e.code?.startsWith('FST_ERR_CTP') ||
+        e.validation !== undefined ||
+        (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)
+      ) {
         appErr = new AppError(ErrorCode.BAD_PARAMETER, e.message ?? 'bad request');
       } else {
         req.log.error({ err }, 'unexpected error');
-        appErr = new AppError(ErrorCode.SYSTEM, { zh: `系统异常，请求号 ${req.id}`, en: `system error, request id ${req.id}` });
+        appErr = new AppError(ErrorCode.SYSTEM, {
+          zh: `系统异常，请求号 ${req.id}`,
+          en: `system error, request id ${req.id}`,
+        });
       }
     }
     deps.metrics.responses.inc({ route: req.routeOptions.url ?? 'unknown', code: String(appErr.code) });
@@ -95,7 +111,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const err = new AppError(ErrorCode.NOT_FOUND, { zh: `接口不存在: ${req.method} ${req.url.split('?')[0]}`, en: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` });
+    const err = new AppError(ErrorCode.NOT_FOUND, {
+      zh: `接口不存在: ${req.method} ${req.url.split('?')[0]}`,
+      en: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`,
+    });
     void reply.status(200).send(envelope(err.code, errorMessage(err, req), null));
   });
 
@@ -110,7 +129,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const account = await deps.tokens.authenticate(Array.isArray(header) ? header[0] : header);
     if (!deps.limiter.take(account.id)) throw new AppError(ErrorCode.RATE_LIMITED);
     if (submission && !deps.limiter.firstInWindow(account.id, req.routeOptions.url ?? req.url, req.body)) {
-      throw new AppError(ErrorCode.TOO_FREQUENT, { zh: '相同请求提交过于频繁', en: 'the same request was submitted too quickly' });
+      throw new AppError(ErrorCode.TOO_FREQUENT, {
+        zh: '相同请求提交过于频繁',
+        en: 'the same request was submitted too quickly',
+      });
     }
     req.account = account;
   };
@@ -152,7 +174,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   // --- seed 5 user
-  app.get(`${API_BASE}/user/balance`, { preHandler: auth(false) }, async (req) => ok(req, deps.user.balance(account(req))));
+  app.get(`${API_BASE}/user/balance`, { preHandler: auth(false) }, async (req) =>
+    ok(req, deps.user.balance(account(req))),
+  );
   app.get(`${API_BASE}/user/bill/list`, { preHandler: auth(false) }, async (req) => {
     const q = parseRequest(billQuerySchema, req.query);
     return ok(req, await deps.user.bills(account(req), q.pn, q.ds));

@@ -36,7 +36,9 @@ export class RequestLimiter {
   firstInWindow(key: string, route: string, body: unknown): boolean {
     if (this.repeatWindowMs === 0) return true;
     const now = this.clock.now();
-    const digest = createHash('sha256').update(`${key}\n${route}\n${JSON.stringify(body ?? null)}`).digest('hex');
+    const digest = createHash('sha256')
+      .update(`${key}\n${route}\n${JSON.stringify(body ?? null)}`)
+      .digest('hex');
     const last = this.recent.get(digest);
     if (last !== undefined && now - last < this.repeatWindowMs) return false;
     this.recent.set(digest, now);

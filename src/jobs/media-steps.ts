@@ -29,14 +29,22 @@ export async function fetchAndProbe(
   return { file, info: await probeInput(deps.media, role, file, signal) };
 }
 
-export async function probeInput(media: MediaTool, role: 'audio' | 'video', file: string, signal: AbortSignal): Promise<MediaInfo> {
+export async function probeInput(
+  media: MediaTool,
+  role: 'audio' | 'video',
+  file: string,
+  signal: AbortSignal,
+): Promise<MediaInfo> {
   try {
     return await media.probe(file, { signal, timeoutMs: 60_000 });
   } catch (err) {
     if (err instanceof MediaError && err.kind === 'unreadable') {
       throw new AppError(
         role === 'audio' ? ErrorCode.UNSUPPORTED_FILE_TYPE : ErrorCode.INVALID_VIDEO_FORMAT,
-        t(`无法识别的${role === 'audio' ? '音频' : '视频'}文件`, `the ${role} file is not a readable media file`),
+        t(
+          `无法识别的${role === 'audio' ? '音频' : '视频'}文件`,
+          `the ${role} file is not a readable media file`,
+        ),
       );
     }
     throw err;

@@ -89,7 +89,10 @@ export class Worker {
     const outcome = await Promise.race([all().then(() => 'done' as const), graceOver]);
     clearTimeout(timer);
     if (outcome === 'grace') {
-      this.o.log.warn({ items: this.inFlight.size }, 'grace period over: handing running items back to the queue');
+      this.o.log.warn(
+        { items: this.inFlight.size },
+        'grace period over: handing running items back to the queue',
+      );
       for (const f of this.inFlight.values()) f.controller.abort('shutdown' satisfies AbortReason);
       await all();
     }
@@ -132,9 +135,14 @@ export class Worker {
 
   private async runItem(item: QueueItem, controller: AbortController): Promise<void> {
     const { queue, workerId, log: baseLog } = this.o;
-    const log = (baseLog as FastifyBaseLogger).child?.({ queueId: item.id, kind: item.kind, ref: item.ref_id }) ?? baseLog;
+    const log =
+      (baseLog as FastifyBaseLogger).child?.({ queueId: item.id, kind: item.kind, ref: item.ref_id }) ??
+      baseLog;
     const handler = this.handlers.get(item.kind);
-    this.o.metrics.queueWait.observe({ kind: item.kind }, Math.max(0, this.o.clock.now() - item.run_at) / 1000);
+    this.o.metrics.queueWait.observe(
+      { kind: item.kind },
+      Math.max(0, this.o.clock.now() - item.run_at) / 1000,
+    );
     if (handler === undefined) {
       await queue.fail(item.id, workerId, `no handler for kind ${item.kind}`);
       return;
@@ -179,7 +187,10 @@ export class Worker {
       if (!isAppError(caught) && reason === null) log.error({ err: caught }, 'handler failed unexpectedly');
       if (err.retryable && item.attempts < item.max_attempts) {
         const delay = handler.retryDelayMs?.(item.attempts) ?? jobRetryDelayMs(item.attempts);
-        log.warn({ code: err.code, msg: err.detail.en, attempt: item.attempts, retryInMs: delay }, 'retrying later');
+        log.warn(
+          { code: err.code, msg: err.detail.en, attempt: item.attempts, retryInMs: delay },
+          'retrying later',
+        );
         await queue.retry(item.id, workerId, delay, err.detail.en);
         this.o.metrics.handlerOutcomes.inc({ kind: item.kind, outcome: 'retry' });
       } else {

@@ -43,7 +43,11 @@ export class Workspaces {
 }
 
 /** Runs `fn` in a fresh workspace and removes it afterwards, whatever happens. */
-export async function withWorkspace<T>(ws: Workspaces, name: string, fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withWorkspace<T>(
+  ws: Workspaces,
+  name: string,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
   const dir = await ws.create(name);
   try {
     return await fn(dir);

@@ -80,13 +80,19 @@ export class AccountsRepository {
 
   async findByAccessKey(accessKey: string): Promise<Account | null> {
     return (
-      (await this.database.db.selectFrom('accounts').selectAll().where('access_key', '=', accessKey).executeTakeFirst()) ??
-      null
+      (await this.database.db
+        .selectFrom('accounts')
+        .selectAll()
+        .where('access_key', '=', accessKey)
+        .executeTakeFirst()) ?? null
     );
   }
 
   async findById(id: string): Promise<Account | null> {
-    return (await this.database.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    return (
+      (await this.database.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst()) ??
+      null
+    );
   }
 
   async list(): Promise<Account[]> {
@@ -102,7 +108,10 @@ export class AccountsRepository {
       if (locked.balance + points < 0) {
         throw new AppError(
           ErrorCode.INSUFFICIENT_POINTS,
-          t(`余额 ${locked.balance}，不能扣除 ${-points}`, `balance is ${locked.balance}; cannot take ${-points}`),
+          t(
+            `余额 ${locked.balance}，不能扣除 ${-points}`,
+            `balance is ${locked.balance}; cannot take ${-points}`,
+          ),
         );
       }
       await this.bookTopup(trx, account.id, points, now);
@@ -132,7 +141,11 @@ export class AccountsRepository {
     const account = await this.mustFind(accessKey);
     const now = this.clock.now();
     await this.database.tx(async (trx) => {
-      await trx.updateTable('accounts').set({ disabled: 1, updated_at: now }).where('id', '=', account.id).execute();
+      await trx
+        .updateTable('accounts')
+        .set({ disabled: 1, updated_at: now })
+        .where('id', '=', account.id)
+        .execute();
       await trx.deleteFrom('tokens').where('account_id', '=', account.id).execute();
     });
   }

@@ -1,7 +1,14 @@
 import type { Kysely, Selectable } from 'kysely';
 import { settleFailure, settleSuccess } from '../domain/billing.ts';
 import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
-import { CALLBACK_RETRY_DELAYS_MS, JobStatus, QueueKind, type CallbackRequest, type JobMode, type JobType } from '../domain/jobs.ts';
+import {
+  CALLBACK_RETRY_DELAYS_MS,
+  JobStatus,
+  QueueKind,
+  type CallbackRequest,
+  type JobMode,
+  type JobType,
+} from '../domain/jobs.ts';
 import { changeBalance, lockAccount } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
@@ -63,19 +70,28 @@ export class JobsRepository {
       if (running >= input.limits.maxRunning) {
         throw new AppError(
           ErrorCode.TOO_MANY_RUNNING,
-          t(`已有 ${running} 个任务在生成中，上限 ${input.limits.maxRunning}`, `${running} jobs are processing; the limit is ${input.limits.maxRunning}`),
+          t(
+            `已有 ${running} 个任务在生成中，上限 ${input.limits.maxRunning}`,
+            `${running} jobs are processing; the limit is ${input.limits.maxRunning}`,
+          ),
         );
       }
       if (pending >= input.limits.maxPending) {
         throw new AppError(
           ErrorCode.TOO_MANY_SUBMITTED,
-          t(`已有 ${pending} 个任务未完成，上限 ${input.limits.maxPending}`, `${pending} jobs are queued or processing; the limit is ${input.limits.maxPending}`),
+          t(
+            `已有 ${pending} 个任务未完成，上限 ${input.limits.maxPending}`,
+            `${pending} jobs are queued or processing; the limit is ${input.limits.maxPending}`,
+          ),
         );
       }
       if (account.balance < input.reservePoints) {
         throw new AppError(
           ErrorCode.INSUFFICIENT_POINTS,
-          t(`需要预留 ${input.reservePoints} 积分，余额 ${account.balance}`, `${input.reservePoints} points must be reserved; the balance is ${account.balance}`),
+          t(
+            `需要预留 ${input.reservePoints} 积分，余额 ${account.balance}`,
+            `${input.reservePoints} points must be reserved; the balance is ${account.balance}`,
+          ),
         );
       }
       await changeBalance(trx, input.accountId, -input.reservePoints);
@@ -106,7 +122,14 @@ export class JobsRepository {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.book(trx, { accountId: input.accountId, jobId: input.id, kind: 'reserve', amount: -input.reservePoints, type: input.type, now });
+      await this.book(trx, {
+        accountId: input.accountId,
+        jobId: input.id,
+        kind: 'reserve',
+        amount: -input.reservePoints,
+        type: input.type,
+        now,
+      });
       await this.queue.enqueue(trx, {
         kind: input.queue.kind,
         refId: input.id,
@@ -119,7 +142,9 @@ export class JobsRepository {
   }
 
   async get(id: string): Promise<Job | null> {
-    return (await this.database.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    return (
+      (await this.database.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
+    );
   }
 
   /** A job of this account (and type); null for another account's, exactly as for a missing one. */
@@ -177,12 +202,22 @@ export class JobsRepository {
       if (account.balance < extra) {
         throw new AppError(
           ErrorCode.INSUFFICIENT_POINTS,
-          t(`需要 ${totalPoints} 积分，余额不足`, `${totalPoints} points are needed; the balance cannot cover ${extra} more`),
+          t(
+            `需要 ${totalPoints} 积分，余额不足`,
+            `${totalPoints} points are needed; the balance cannot cover ${extra} more`,
+          ),
         );
       }
       await changeBalance(trx, job.account_id, -extra);
       await trx.updateTable('jobs').set({ reserved_points: totalPoints }).where('id', '=', id).execute();
-      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'reserve_more', amount: -extra, type: job.type, now });
+      await this.book(trx, {
+        accountId: job.account_id,
+        jobId: id,
+        kind: 'reserve_more',
+        amount: -extra,
+        type: job.type,
+        now,
+      });
     });
   }
 
@@ -214,7 +249,16 @@ export class JobsRepository {
         .returningAll()
         .executeTakeFirstOrThrow();
       await changeBalance(trx, job.account_id, s.amount);
-      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'settle', amount: s.amount, fee: s.fee, duration, type: job.type, now });
+      await this.book(trx, {
+        accountId: job.account_id,
+        jobId: id,
+        kind: 'settle',
+        amount: s.amount,
+        fee: s.fee,
+        duration,
+        type: job.type,
+        now,
+      });
       await this.enqueueCallback(trx, done, callback);
       return done;
     });
@@ -230,12 +274,27 @@ export class JobsRepository {
       const s = settleFailure(job.reserved_points);
       const failed = await trx
         .updateTable('jobs')
-        .set({ status: JobStatus.FAILED, error_code: code, error_message: message.slice(0, 1000), updated_at: now, finished_at: now })
+        .set({
+          status: JobStatus.FAILED,
+          error_code: code,
+          error_message: message.slice(0, 1000),
+          updated_at: now,
+          finished_at: now,
+        })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
       await changeBalance(trx, job.account_id, s.amount);
-      await this.book(trx, { accountId: job.account_id, jobId: id, kind: 'settle', amount: s.amount, fee: 0, duration: 0, type: job.type, now });
+      await this.book(trx, {
+        accountId: job.account_id,
+        jobId: id,
+        kind: 'settle',
+        amount: s.amount,
+        fee: 0,
+        duration: 0,
+        type: job.type,
+        now,
+      });
       await this.enqueueCallback(trx, failed, callback);
       return failed;
     });
@@ -257,7 +316,12 @@ export class JobsRepository {
     await this.queue.enqueue(trx, {
       kind: QueueKind.CALLBACK,
       refId: job.id,
-      payload: { url: cb.url, body: cb.body, accountId: job.account_id, messageId: `msg_${job.id}_${job.status}` },
+      payload: {
+        url: cb.url,
+        body: cb.body,
+        accountId: job.account_id,
+        messageId: `msg_${job.id}_${job.status}`,
+      },
       maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
       dedupeKey: `callback:${job.id}:${job.status}`,
     });
@@ -265,7 +329,16 @@ export class JobsRepository {
 
   private async book(
     trx: Kysely<DB>,
-    e: { accountId: string; jobId: string; kind: string; amount: number; fee?: number; duration?: number; type: string; now: number },
+    e: {
+      accountId: string;
+      jobId: string;
+      kind: string;
+      amount: number;
+      fee?: number;
+      duration?: number;
+      type: string;
+      now: number;
+    },
   ): Promise<void> {
     await trx
       .insertInto('ledger')

@@ -9,7 +9,11 @@ export class LedgerRepository {
   constructor(private readonly database: Database) {}
 
   /** Charges (settlements of successful jobs), newest first. `page` is 1-based. */
-  async charges(accountId: string, page: number, size: number): Promise<{ total: number; list: LedgerEntry[] }> {
+  async charges(
+    accountId: string,
+    page: number,
+    size: number,
+  ): Promise<{ total: number; list: LedgerEntry[] }> {
     const base = this.database.db
       .selectFrom('ledger')
       .where('account_id', '=', accountId)
@@ -27,7 +31,12 @@ export class LedgerRepository {
   }
 
   async entriesForJob(jobId: string): Promise<LedgerEntry[]> {
-    return this.database.db.selectFrom('ledger').selectAll().where('job_id', '=', jobId).orderBy('created_at').execute();
+    return this.database.db
+      .selectFrom('ledger')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .orderBy('created_at')
+      .execute();
   }
 
   /** Sum of every entry of an account: always equal to its balance. */

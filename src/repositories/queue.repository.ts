@@ -159,11 +159,18 @@ export class QueueRepository {
   }
 
   async get(id: string): Promise<QueueItem | null> {
-    return (await this.database.db.selectFrom('queue').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    return (
+      (await this.database.db.selectFrom('queue').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
+    );
   }
 
   async listByRef(refId: string): Promise<QueueItem[]> {
-    return this.database.db.selectFrom('queue').selectAll().where('ref_id', '=', refId).orderBy('created_at').execute();
+    return this.database.db
+      .selectFrom('queue')
+      .selectAll()
+      .where('ref_id', '=', refId)
+      .orderBy('created_at')
+      .execute();
   }
 
   /** Items per (kind, state), for /metrics. */

@@ -12,7 +12,12 @@ export class TokensRepository {
   async insert(tokenHash: string, accountId: string, expiresAt: number): Promise<void> {
     await this.database.db
       .insertInto('tokens')
-      .values({ token_hash: tokenHash, account_id: accountId, expires_at: expiresAt, created_at: this.clock.now() })
+      .values({
+        token_hash: tokenHash,
+        account_id: accountId,
+        expires_at: expiresAt,
+        created_at: this.clock.now(),
+      })
       .execute();
   }
 
@@ -43,7 +48,10 @@ export class TokensRepository {
   async prune(): Promise<number> {
     const now = this.clock.now();
     const a = await this.database.db.deleteFrom('tokens').where('expires_at', '<=', now).executeTakeFirst();
-    const b = await this.database.db.deleteFrom('token_signs').where('expires_at', '<=', now).executeTakeFirst();
+    const b = await this.database.db
+      .deleteFrom('token_signs')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
     return Number(a.numDeletedRows) + Number(b.numDeletedRows);
   }
 }

@@ -76,20 +76,37 @@ export class VoicesRepository {
           .returningAll()
           .executeTakeFirstOrThrow();
       } else {
-        const existing = await trx.selectFrom('voices').selectAll().where('id', '=', input.speakerId).executeTakeFirst();
-        if (existing === undefined || existing.account_id !== input.accountId || existing.type !== input.type) {
-          throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${input.speakerId} 不存在`, `no ${input.type} voice ${input.speakerId}`));
+        const existing = await trx
+          .selectFrom('voices')
+          .selectAll()
+          .where('id', '=', input.speakerId)
+          .executeTakeFirst();
+        if (
+          existing === undefined ||
+          existing.account_id !== input.accountId ||
+          existing.type !== input.type
+        ) {
+          throw new AppError(
+            ErrorCode.NOT_FOUND,
+            t(`音色 ${input.speakerId} 不存在`, `no ${input.type} voice ${input.speakerId}`),
+          );
         }
         if (existing.status === JobStatus.QUEUED || existing.status === JobStatus.RUNNING) {
           throw new AppError(
             ErrorCode.VOICE_TRAIN_SUBMIT_FAILED,
-            t('该音色正在训练中，请等待完成后再提交', 'this voice is being trained; submit again when it has finished'),
+            t(
+              '该音色正在训练中，请等待完成后再提交',
+              'this voice is being trained; submit again when it has finished',
+            ),
           );
         }
         if (existing.trainings >= MAX_TRAININGS_PER_VOICE) {
           throw new AppError(
             ErrorCode.BAD_PARAMETER,
-            t(`同一音色最多训练 ${MAX_TRAININGS_PER_VOICE} 次`, `a voice is trained at most ${MAX_TRAININGS_PER_VOICE} times`),
+            t(
+              `同一音色最多训练 ${MAX_TRAININGS_PER_VOICE} 次`,
+              `a voice is trained at most ${MAX_TRAININGS_PER_VOICE} times`,
+            ),
           );
         }
         voice = await trx
@@ -134,7 +151,10 @@ export class VoicesRepository {
   }
 
   async get(id: string): Promise<Voice | null> {
-    return (await this.database.db.selectFrom('voices').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    return (
+      (await this.database.db.selectFrom('voices').selectAll().where('id', '=', id).executeTakeFirst()) ??
+      null
+    );
   }
 
   async getOwned(id: string, accountId: string, type: VoiceTier): Promise<Voice | null> {
@@ -151,7 +171,11 @@ export class VoicesRepository {
 
   async getTraining(id: string): Promise<VoiceTraining | null> {
     return (
-      (await this.database.db.selectFrom('voice_trainings').selectAll().where('id', '=', id).executeTakeFirst()) ?? null
+      (await this.database.db
+        .selectFrom('voice_trainings')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst()) ?? null
     );
   }
 
@@ -186,7 +210,11 @@ export class VoicesRepository {
   }
 
   async setTrainingAudio(trainingId: string, audioKey: string): Promise<void> {
-    await this.database.db.updateTable('voice_trainings').set({ audio_key: audioKey }).where('id', '=', trainingId).execute();
+    await this.database.db
+      .updateTable('voice_trainings')
+      .set({ audio_key: audioKey })
+      .where('id', '=', trainingId)
+      .execute();
   }
 
   /** Training done: the new profile replaces the old one; callback enqueued once. */
@@ -196,7 +224,12 @@ export class VoicesRepository {
     profile: unknown,
     callback: VoiceCallbackBuilder,
   ): Promise<Voice> {
-    return this.finishTraining(voiceId, trainingId, { status: JobStatus.DONE, code: 0, message: '', profile }, callback);
+    return this.finishTraining(
+      voiceId,
+      trainingId,
+      { status: JobStatus.DONE, code: 0, message: '', profile },
+      callback,
+    );
   }
 
   /** Training failed: the voice keeps any profile an earlier training made. */
@@ -220,7 +253,12 @@ export class VoicesRepository {
     return this.database.tx(async (trx) => {
       const res = await trx
         .updateTable('voice_trainings')
-        .set({ status: end.status, error_code: end.code, error_message: end.message.slice(0, 1000), finished_at: now })
+        .set({
+          status: end.status,
+          error_code: end.code,
+          error_message: end.message.slice(0, 1000),
+          finished_at: now,
+        })
         .where('id', '=', trainingId)
         .where('status', 'in', [JobStatus.QUEUED, JobStatus.RUNNING])
         .executeTakeFirst();
@@ -255,7 +293,12 @@ export class VoicesRepository {
     await this.queue.enqueue(trx, {
       kind: QueueKind.CALLBACK,
       refId: voice.id,
-      payload: { url: cb.url, body: cb.body, accountId: voice.account_id, messageId: `msg_${trainingId}_${voice.status}` },
+      payload: {
+        url: cb.url,
+        body: cb.body,
+        accountId: voice.account_id,
+        messageId: `msg_${trainingId}_${voice.status}`,
+      },
       maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
       dedupeKey: `callback:${trainingId}:${voice.status}`,
     });

@@ -25,7 +25,11 @@ export class TokenService {
    * constant time (20003), and that this exact (accessKey, timestamp, sign) was not used before: a
    * replayed triple is refused (20003) for as long as its timestamp is inside the window.
    */
-  async issue(accessKey: string, timestamp: string, sign: string): Promise<{ token: string; expiresIn: number }> {
+  async issue(
+    accessKey: string,
+    timestamp: string,
+    sign: string,
+  ): Promise<{ token: string; expiresIn: number }> {
     const account = await this.accounts.findByAccessKey(accessKey);
     if (account === null || account.disabled !== 0) throw new AppError(ErrorCode.ACCOUNT_NOT_FOUND);
     const now = this.clock.now();
@@ -41,9 +45,15 @@ export class TokenService {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw new AppError(ErrorCode.BAD_SIGNATURE);
     }
-    const fresh = await this.tokens.recordSignature(sha256(`${accessKey}|${timestamp}|${sign.toLowerCase()}`), ts + SIGN_WINDOW_MS + 1000);
+    const fresh = await this.tokens.recordSignature(
+      sha256(`${accessKey}|${timestamp}|${sign.toLowerCase()}`),
+      ts + SIGN_WINDOW_MS + 1000,
+    );
     if (!fresh) {
-      throw new AppError(ErrorCode.BAD_SIGNATURE, t('签名已使用过，请用新的时间戳', 'this signature was already used; sign a new timestamp'));
+      throw new AppError(
+        ErrorCode.BAD_SIGNATURE,
+        t('签名已使用过，请用新的时间戳', 'this signature was already used; sign a new timestamp'),
+      );
     }
     const token = this.random.bytes(32).toString('base64url');
     const expiresIn = now + this.ttlMs;
@@ -53,7 +63,8 @@ export class TokenService {
 
   /** The account a token belongs to; 20002 for a missing, unknown, expired or revoked token. */
   async authenticate(token: string | undefined): Promise<Account> {
-    if (token === undefined || token === '' || token.length > 512) throw new AppError(ErrorCode.INVALID_TOKEN);
+    if (token === undefined || token === '' || token.length > 512)
+      throw new AppError(ErrorCode.INVALID_TOKEN);
     const account = await this.tokens.findAccount(sha256(token));
     if (account === null) throw new AppError(ErrorCode.INVALID_TOKEN);
     return account;

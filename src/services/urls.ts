@@ -17,7 +17,11 @@ export function fetchErrorCode(role: UrlRole, kind: FetchError['kind']): ErrorCo
   }
 }
 
-const roleName = { audio: ['音频地址', 'audioUrl'], video: ['视频地址', 'videoUrl'], callback: ['回调地址', 'callbackUrl'] } as const;
+const roleName = {
+  audio: ['音频地址', 'audioUrl'],
+  video: ['视频地址', 'videoUrl'],
+  callback: ['回调地址', 'callbackUrl'],
+} as const;
 
 /** Checks a URL at submission (syntax, scheme, literal private addresses); throws the role's code. */
 export function checkUrl(fetcher: Fetcher, role: UrlRole, url: string): void {
@@ -26,7 +30,10 @@ export function checkUrl(fetcher: Fetcher, role: UrlRole, url: string): void {
   } catch (err) {
     if (!(err instanceof FetchError)) throw err;
     const [zh, en] = roleName[role];
-    throw new AppError(fetchErrorCode(role, err.kind), t(`${zh}不可用: ${err.message}`, `${en}: ${err.message}`));
+    throw new AppError(
+      fetchErrorCode(role, err.kind),
+      t(`${zh}不可用: ${err.message}`, `${en}: ${err.message}`),
+    );
   }
 }
 
@@ -38,9 +45,15 @@ export function downloadError(role: UrlRole, err: unknown): AppError {
     });
   }
   const retryable =
-    err.kind === 'network' || err.kind === 'timeout' || (err.kind === 'http_status' && (err.status ?? 0) >= 500);
+    err.kind === 'network' ||
+    err.kind === 'timeout' ||
+    (err.kind === 'http_status' && (err.status ?? 0) >= 500);
   const [zh, en] = roleName[role];
-  return new AppError(fetchErrorCode(role, err.kind), t(`${zh}获取失败: ${err.message}`, `${en}: ${err.message}`), {
-    retryable,
-  });
+  return new AppError(
+    fetchErrorCode(role, err.kind),
+    t(`${zh}获取失败: ${err.message}`, `${en}: ${err.message}`),
+    {
+      retryable,
+    },
+  );
 }

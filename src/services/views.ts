@@ -46,7 +46,10 @@ export function jobCallback(account: Account) {
   return (job: Job): CallbackRequest | null => {
     if (job.callback_url === '') return null;
     const view = jobView(job);
-    const body = job.type === 'WORK' ? workCallbackBody(view, ownerView(account)) : speechStatusBody(view, ownerView(account));
+    const body =
+      job.type === 'WORK'
+        ? workCallbackBody(view, ownerView(account))
+        : speechStatusBody(view, ownerView(account));
     return { url: job.callback_url, body };
   };
 }

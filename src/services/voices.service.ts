@@ -1,7 +1,13 @@
 import { estimateSpeechSeconds, pointsForSeconds } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind } from '../domain/jobs.ts';
-import { jobIdSchema, parseRequest, speakerIdSchema, voiceCreateSchema, voiceTrainSchema } from '../domain/requests.ts';
+import {
+  jobIdSchema,
+  parseRequest,
+  speakerIdSchema,
+  voiceCreateSchema,
+  voiceTrainSchema,
+} from '../domain/requests.ts';
 import { speechStatusBody, voiceStatusBody } from '../domain/wire.ts';
 import type { VoiceTier } from '../engines/ports.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
@@ -35,7 +41,8 @@ export class VoicesService {
 
   async train(account: Account, tier: VoiceTier, body: unknown): Promise<{ speakerId: string }> {
     const req = parseRequest(voiceTrainSchema, body);
-    if (req.audioUrl === '') throw new AppError(ErrorCode.MISSING_FILE, t('缺少 audioUrl', 'audioUrl is required'));
+    if (req.audioUrl === '')
+      throw new AppError(ErrorCode.MISSING_FILE, t('缺少 audioUrl', 'audioUrl is required'));
     checkUrl(this.fetcher, 'audio', req.audioUrl);
     if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
     const { voice } = await this.voices.submitTraining({
@@ -52,7 +59,8 @@ export class VoicesService {
   async trainDetail(account: Account, tier: VoiceTier, body: unknown) {
     const { speakerId } = parseRequest(speakerIdSchema, body);
     const voice = await this.voices.getOwned(speakerId, account.id, tier);
-    if (voice === null) throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不存在`, `no ${tier} voice ${speakerId}`));
+    if (voice === null)
+      throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不存在`, `no ${tier} voice ${speakerId}`));
     return voiceStatusBody(voiceView(voice), ownerView(account));
   }
 
@@ -68,7 +76,11 @@ export class VoicesService {
       );
     }
     const seconds = estimateSpeechSeconds(req.content, req.speedRatio);
-    if (seconds === 0) throw new AppError(ErrorCode.BAD_PARAMETER, t('content 中没有可朗读的内容', 'content has nothing to speak'));
+    if (seconds === 0)
+      throw new AppError(
+        ErrorCode.BAD_PARAMETER,
+        t('content 中没有可朗读的内容', 'content has nothing to speak'),
+      );
     const params: SynthParams = {
       speakerId: voice.id,
       content: req.content,
@@ -96,7 +108,8 @@ export class VoicesService {
   async createDetail(account: Account, tier: VoiceTier, body: unknown) {
     const { jobId } = parseRequest(jobIdSchema, body);
     const job = await this.jobs.getOwned(jobId, account.id, [tier]);
-    if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
+    if (job === null)
+      throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
     return speechStatusBody(jobView(job), ownerView(account));
   }
 }

@@ -52,14 +52,23 @@ export class WorksService {
     } else {
       const seconds = estimateSpeechSeconds(req.text);
       if (seconds === 0) {
-        throw new AppError(ErrorCode.BAD_PARAMETER, t('text 中没有可朗读的内容', 'text has nothing to speak'));
+        throw new AppError(
+          ErrorCode.BAD_PARAMETER,
+          t('text 中没有可朗读的内容', 'text has nothing to speak'),
+        );
       }
       reserve = pointsForSeconds(seconds);
     }
     if (req.speakerId !== '' && mode !== 'audio') {
       const voice = await this.voices.getOwnedAnyType(req.speakerId, account.id);
       if (voice === null || voice.profile === null) {
-        throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${req.speakerId} 不存在或未训练完成`, `voice ${req.speakerId} does not exist or is not trained`));
+        throw new AppError(
+          ErrorCode.NOT_FOUND,
+          t(
+            `音色 ${req.speakerId} 不存在或未训练完成`,
+            `voice ${req.speakerId} does not exist or is not trained`,
+          ),
+        );
       }
     }
     const params: WorkParams = {
@@ -97,11 +106,20 @@ export class WorksService {
     if (req.videoUrl !== '' && req.text !== '') return 'text';
     if (req.videoUrl === '' && req.text !== '') return 'audio_only';
     if (req.videoUrl !== '') {
-      throw new AppError(ErrorCode.MISSING_FILE, t('需要 audioUrl 或 text', 'audioUrl or text is required with videoUrl'));
+      throw new AppError(
+        ErrorCode.MISSING_FILE,
+        t('需要 audioUrl 或 text', 'audioUrl or text is required with videoUrl'),
+      );
     }
     if (req.audioUrl !== '') {
-      throw new AppError(ErrorCode.MISSING_FILE, t('音频驱动需要 videoUrl', 'videoUrl is required with audioUrl'));
+      throw new AppError(
+        ErrorCode.MISSING_FILE,
+        t('音频驱动需要 videoUrl', 'videoUrl is required with audioUrl'),
+      );
     }
-    throw new AppError(ErrorCode.BAD_PARAMETER, t('需要 videoUrl、audioUrl 或 text', 'videoUrl with audioUrl or text, or text alone, is required'));
+    throw new AppError(
+      ErrorCode.BAD_PARAMETER,
+      t('需要 videoUrl、audioUrl 或 text', 'videoUrl with audioUrl or text, or text alone, is required'),
+    );
   }
 }

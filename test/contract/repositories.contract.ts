@@ -41,7 +41,11 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
     });
     after(async () => tdb.cleanup());
 
-    const submission = (accountId: string, points: number, over: Partial<SubmitJobInput> = {}): SubmitJobInput => ({
+    const submission = (
+      accountId: string,
+      points: number,
+      over: Partial<SubmitJobInput> = {},
+    ): SubmitJobInput => ({
       id: `w_${cryptoRandom.bytes(8).toString('hex')}`,
       accountId,
       type: 'WORK',
@@ -60,14 +64,20 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       const row = await accounts.findByAccessKey(a.accessKey);
       assert.equal(row?.balance, 100);
       assert.equal((await accounts.topup(a.accessKey, 50)).balance, 150);
-      await assert.rejects(accounts.topup(a.accessKey, -1000), (e: unknown) => e instanceof AppError && e.code === 20005);
+      await assert.rejects(
+        accounts.topup(a.accessKey, -1000),
+        (e: unknown) => e instanceof AppError && e.code === 20005,
+      );
       const q = await accounts.setQuota(a.accessKey, { lite: 5 });
       assert.equal(q.lite_total, 5);
       assert.equal(q.pro_total, 1);
       assert.equal(await ledger.sum(a.userId), 150);
       await accounts.disable(a.accessKey);
       assert.equal((await accounts.findByAccessKey(a.accessKey))?.disabled, 1);
-      await assert.rejects(accounts.topup('nope', 1), (e: unknown) => e instanceof AppError && e.code === 20001);
+      await assert.rejects(
+        accounts.topup('nope', 1),
+        (e: unknown) => e instanceof AppError && e.code === 20001,
+      );
     });
 
     test('tokens: stored by hash, expire, replayed signatures refused', async () => {
@@ -86,7 +96,11 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       const j1 = await jobs.submit(submission(a.userId, 10));
       assert.equal((await accounts.findById(a.userId))?.balance, 20);
       await jobs.markRunning(j1.id);
-      const done = await jobs.complete(j1.id, { resultUrl: 'u', resultKey: 'k', durationSec: 7.2 }, noCallback);
+      const done = await jobs.complete(
+        j1.id,
+        { resultUrl: 'u', resultKey: 'k', durationSec: 7.2 },
+        noCallback,
+      );
       assert.equal(done.status, JobStatus.DONE);
       assert.equal(done.fee, 8);
       assert.equal(done.duration, 8);
@@ -110,19 +124,27 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
 
     test('jobs: 20005 when the balance cannot cover, reserveUpTo is idempotent', async () => {
       const a = await accounts.create({ points: 12, lite: 0, pro: 0 });
-      await assert.rejects(jobs.submit(submission(a.userId, 13)), (e: unknown) => e instanceof AppError && e.code === 20005);
+      await assert.rejects(
+        jobs.submit(submission(a.userId, 13)),
+        (e: unknown) => e instanceof AppError && e.code === 20005,
+      );
       const j = await jobs.submit(submission(a.userId, 5));
       await jobs.reserveUpTo(j.id, 9);
       await jobs.reserveUpTo(j.id, 9);
       assert.equal((await accounts.findById(a.userId))?.balance, 3);
       const j2 = await jobs.submit(submission(a.userId, 1));
-      await assert.rejects(jobs.reserveUpTo(j2.id, 10), (e: unknown) => e instanceof AppError && e.code === 20005);
+      await assert.rejects(
+        jobs.reserveUpTo(j2.id, 10),
+        (e: unknown) => e instanceof AppError && e.code === 20005,
+      );
       assert.equal(await ledger.sum(a.userId), 2);
     });
 
     test('jobs: concurrent submissions never overdraw', async () => {
       const a = await accounts.create({ points: 10, lite: 0, pro: 0 });
-      const results = await Promise.allSettled(Array.from({ length: 25 }, () => jobs.submit(submission(a.userId, 1))));
+      const results = await Promise.allSettled(
+        Array.from({ length: 25 }, () => jobs.submit(submission(a.userId, 1))),
+      );
       const ok = results.filter((r) => r.status === 'fulfilled').length;
       assert.equal(ok, 10);
       for (const r of results) {
@@ -136,16 +158,31 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       const limits = { maxRunning: 1, maxPending: 2 };
       const j = await jobs.submit(submission(a.userId, 1, { limits }));
       await jobs.submit(submission(a.userId, 1, { limits }));
-      await assert.rejects(jobs.submit(submission(a.userId, 1, { limits })), (e: unknown) => e instanceof AppError && e.code === 20008);
+      await assert.rejects(
+        jobs.submit(submission(a.userId, 1, { limits })),
+        (e: unknown) => e instanceof AppError && e.code === 20008,
+      );
       await jobs.markRunning(j.id);
-      await assert.rejects(jobs.submit(submission(a.userId, 1, { limits })), (e: unknown) => e instanceof AppError && e.code === 20007);
+      await assert.rejects(
+        jobs.submit(submission(a.userId, 1, { limits })),
+        (e: unknown) => e instanceof AppError && e.code === 20007,
+      );
     });
 
     test('queue: claim, lease expiry, heartbeat, retry, release, dedupe', async () => {
       const db = tdb.database.db;
-      const id = await queue.enqueue(db, { kind: 'k1', refId: 'r1', payload: { a: 1 }, maxAttempts: 3, dedupeKey: 'dk1' });
+      const id = await queue.enqueue(db, {
+        kind: 'k1',
+        refId: 'r1',
+        payload: { a: 1 },
+        maxAttempts: 3,
+        dedupeKey: 'dk1',
+      });
       assert.ok(id);
-      assert.equal(await queue.enqueue(db, { kind: 'k1', refId: 'r1', payload: {}, maxAttempts: 3, dedupeKey: 'dk1' }), null);
+      assert.equal(
+        await queue.enqueue(db, { kind: 'k1', refId: 'r1', payload: {}, maxAttempts: 3, dedupeKey: 'dk1' }),
+        null,
+      );
       const c1 = await queue.claim('w1', 1000, ['k1']);
       assert.equal(c1?.id, id);
       assert.equal(c1?.attempts, 1);
@@ -171,8 +208,11 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
 
     test('queue: concurrent claims never take the same item twice', async () => {
       const db = tdb.database.db;
-      for (let i = 0; i < 20; i++) await queue.enqueue(db, { kind: 'k2', refId: `r${i}`, payload: {}, maxAttempts: 1 });
-      const claimed = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.claim(`w${i}`, 60_000, ['k2'])));
+      for (let i = 0; i < 20; i++)
+        await queue.enqueue(db, { kind: 'k2', refId: `r${i}`, payload: {}, maxAttempts: 1 });
+      const claimed = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => queue.claim(`w${i}`, 60_000, ['k2'])),
+      );
       const ids = claimed.filter((c) => c !== null).map((c) => c.id);
       assert.equal(ids.length, 20);
       assert.equal(new Set(ids).size, 20);

@@ -37,7 +37,8 @@ export async function createHarness(
   } = {},
 ) {
   const dataDir = tempDir();
-  const pgSchema = opts.db === 'postgres' ? `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}` : undefined;
+  const pgSchema =
+    opts.db === 'postgres' ? `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}` : undefined;
   const config = loadConfig({
     DHS_DATA_DIR: dataDir,
     DHS_FETCH_ALLOW_HOSTS: '127.0.0.1,localhost',
@@ -48,7 +49,14 @@ export async function createHarness(
     ...opts.env,
   });
   const manual = new ManualClock(Date.now());
-  const clock = opts.realClock ? { now: () => Date.now(), advance: (_ms: number) => { throw new Error('real clock'); } } : manual;
+  const clock = opts.realClock
+    ? {
+        now: () => Date.now(),
+        advance: (_ms: number) => {
+          throw new Error('real clock');
+        },
+      }
+    : manual;
   const runtime: Runtime = await createRuntime(config, {
     clock: opts.realClock ? systemClock : manual,
     quiet: true,
@@ -77,12 +85,17 @@ export async function createHarness(
     },
     async tokenFor(c: Credentials): Promise<string> {
       const ts = clock.now();
-      const res = await h.get<{ token: string }>('/oauth/token', { query: { accessKey: c.accessKey, timestamp: String(ts), sign: h.sign(c, ts) } });
+      const res = await h.get<{ token: string }>('/oauth/token', {
+        query: { accessKey: c.accessKey, timestamp: String(ts), sign: h.sign(c, ts) },
+      });
       if (res.code !== 0) throw new Error(`token: ${res.code} ${res.msg}`);
       if (!opts.realClock) clock.advance(1); // a new timestamp for the next signature
       return res.data.token;
     },
-    async get<T = Record<string, unknown>>(path: string, o: { token?: string; query?: Record<string, string>; headers?: Record<string, string> } = {}) {
+    async get<T = Record<string, unknown>>(
+      path: string,
+      o: { token?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
+    ) {
       const res = await app.inject({
         method: 'GET',
         url: `/api/model/v5${path}`,
@@ -92,11 +105,19 @@ export async function createHarness(
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${res.body}`);
       return res.json<Envelope<T>>();
     },
-    async post<T = Record<string, unknown>>(path: string, body: unknown, o: { token?: string; headers?: Record<string, string>; raw?: string } = {}) {
+    async post<T = Record<string, unknown>>(
+      path: string,
+      body: unknown,
+      o: { token?: string; headers?: Record<string, string>; raw?: string } = {},
+    ) {
       const res = await app.inject({
         method: 'POST',
         url: `/api/model/v5${path}`,
-        headers: { 'content-type': 'application/json', ...(o.token ? { 'authorization-token': o.token } : {}), ...o.headers },
+        headers: {
+          'content-type': 'application/json',
+          ...(o.token ? { 'authorization-token': o.token } : {}),
+          ...o.headers,
+        },
         payload: o.raw ?? JSON.stringify(body),
       });
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${res.body}`);

@@ -29,7 +29,8 @@ export function signWebhook(secret: string, id: string, timestampSec: number, bo
 export function callbackHandler(deps: HandlerDeps): JobHandler {
   return {
     kind: QueueKind.CALLBACK,
-    retryDelayMs: (attempt) => CALLBACK_RETRY_DELAYS_MS[attempt - 1] ?? CALLBACK_RETRY_DELAYS_MS.at(-1) ?? 60_000,
+    retryDelayMs: (attempt) =>
+      CALLBACK_RETRY_DELAYS_MS[attempt - 1] ?? CALLBACK_RETRY_DELAYS_MS.at(-1) ?? 60_000,
     async run({ item, signal }) {
       const p = JSON.parse(item.payload) as CallbackPayload;
       const account = await deps.accounts.findById(p.accountId);
@@ -66,7 +67,10 @@ export function callbackHandler(deps: HandlerDeps): JobHandler {
         error,
         durationMs: Date.now() - started,
       });
-      if (error !== '') throw new AppError(ErrorCode.EXECUTION_FAILED, `callback not acknowledged: ${error}`, { retryable: true });
+      if (error !== '')
+        throw new AppError(ErrorCode.EXECUTION_FAILED, `callback not acknowledged: ${error}`, {
+          retryable: true,
+        });
     },
     async giveUp(item, err, log) {
       log.warn({ ref: item.ref_id, attempts: item.attempts, reason: err.detail.en }, 'callback given up');

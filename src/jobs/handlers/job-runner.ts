@@ -49,7 +49,9 @@ export async function runPublicJob(
         const v = Math.floor(p);
         if (v <= lastWritten) return;
         lastWritten = v;
-        deps.jobs.setProgress(jobId, v).catch((err: unknown) => ctx.log.warn({ err }, 'progress update failed'));
+        deps.jobs
+          .setProgress(jobId, v)
+          .catch((err: unknown) => ctx.log.warn({ err }, 'progress update failed'));
       },
       async stage(name, fn) {
         const end = deps.metrics.startStage(name);
@@ -65,7 +67,12 @@ export async function runPublicJob(
 }
 
 /** Worker gave up: the job ends in status 4 with the code's meaning, every reserved point returned. */
-export async function failPublicJob(deps: HandlerDeps, item: QueueItem, err: AppError, log: Logger): Promise<void> {
+export async function failPublicJob(
+  deps: HandlerDeps,
+  item: QueueItem,
+  err: AppError,
+  log: Logger,
+): Promise<void> {
   const { jobId } = JSON.parse(item.payload) as { jobId: string };
   const job = await deps.jobs.get(jobId);
   if (job === null) return;

@@ -43,7 +43,10 @@ export async function loadVoiceProfile(deps: HandlerDeps, speakerId: string): Pr
   if (speakerId === '') return null;
   const voice = await deps.voices.get(speakerId);
   if (voice?.profile == null) {
-    throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不可用`, `voice ${speakerId} is not available`));
+    throw new AppError(
+      ErrorCode.NOT_FOUND,
+      t(`音色 ${speakerId} 不可用`, `voice ${speakerId} is not available`),
+    );
   }
   return JSON.parse(voice.profile) as VoiceProfile;
 }

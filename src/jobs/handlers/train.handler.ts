@@ -35,9 +35,12 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
           const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal);
           checkTrainingAudio(audio.info);
           const wav = join(dir, 'training.wav');
-          await deps.media.ffmpeg(['-i', audio.file, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav], {
-            signal,
-          });
+          await deps.media.ffmpeg(
+            ['-i', audio.file, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav],
+            {
+              signal,
+            },
+          );
           const key = `voices/${voice.id}/${training.id}.wav`;
           await deps.blobs.put(key, wav);
           await deps.voices.setTrainingAudio(training.id, key);
@@ -50,12 +53,14 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
           files.push(f);
         }
         const end = deps.metrics.startStage(`train_${voice.type.toLowerCase()}`);
-        const profile = await deps.trainer.train({
-          audioFiles: files,
-          tier: voice.type === 'PRO' ? 'PRO' : 'LITE',
-          workDir: dir,
-          signal,
-        }).finally(end);
+        const profile = await deps.trainer
+          .train({
+            audioFiles: files,
+            tier: voice.type === 'PRO' ? 'PRO' : 'LITE',
+            workDir: dir,
+            signal,
+          })
+          .finally(end);
         await deps.voices.completeTraining(voice.id, training.id, profile, voiceCallback(account));
       });
     },
@@ -65,7 +70,10 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
       if (voice === null) return;
       const account = await deps.accounts.findById(voice.account_id);
       if (account === null) return;
-      log.info({ voiceId: voice.id, code: err.code, reason: err.detail.en, expected: isAppError(err) }, 'training failed');
+      log.info(
+        { voiceId: voice.id, code: err.code, reason: err.detail.en, expected: isAppError(err) },
+        'training failed',
+      );
       await deps.voices.failTraining(voice.id, p.trainingId, err.code, err.detail.zh, voiceCallback(account));
     },
   };

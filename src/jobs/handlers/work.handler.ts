@@ -53,7 +53,9 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     const voice =
       params.speakerId !== ''
         ? await loadVoiceProfile(deps, params.speakerId)
-        : await run.stage('voice_profile', () => profileFromSoundtrack(deps, run, video.file, video.info.audio !== null));
+        : await run.stage('voice_profile', () =>
+            profileFromSoundtrack(deps, run, video.file, video.info.audio !== null),
+          );
     run.progress(20);
     audioFile = join(dir, 'speech.wav');
     const { durationSec } = await run.stage('speech', () =>
@@ -61,7 +63,9 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     );
     await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(durationSec));
     const speechMp3 = join(dir, 'speech.mp3');
-    await deps.media.ffmpeg(['-i', audioFile, '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '128k', speechMp3], { signal });
+    await deps.media.ffmpeg(['-i', audioFile, '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '128k', speechMp3], {
+      signal,
+    });
     const key = `results/${params.outputKey}/speech.mp3`;
     await deps.blobs.put(key, speechMp3);
     newAudioUrl = deps.blobs.publicUrl(key);
@@ -121,7 +125,12 @@ async function profileFromSoundtrack(
     signal: run.signal,
   });
   try {
-    return await deps.trainer.train({ audioFiles: [track], tier: 'LITE', workDir: run.dir, signal: run.signal });
+    return await deps.trainer.train({
+      audioFiles: [track],
+      tier: 'LITE',
+      workDir: run.dir,
+      signal: run.signal,
+    });
   } catch (err) {
     if (isAppError(err) && !err.retryable) {
       run.log.info({ reason: err.detail.en }, 'soundtrack has no usable speech: default voice');

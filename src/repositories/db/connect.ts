@@ -37,7 +37,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const database =
     opts.url !== undefined && /^postgres(ql)?:/.test(opts.url)
       ? await openPostgres(opts.url, opts.pgSchema, opts.pgPoolSize ?? 10)
-      : openSqlite(opts.url?.startsWith('sqlite:') ? opts.url.slice('sqlite:'.length) : join(opts.dataDir, 'dhs.sqlite'));
+      : openSqlite(
+          opts.url?.startsWith('sqlite:')
+            ? opts.url.slice('sqlite:'.length)
+            : join(opts.dataDir, 'dhs.sqlite'),
+        );
   await migrate(database.db);
   return database;
 }
@@ -72,7 +76,8 @@ function openSqlite(file: string): Database {
 }
 
 async function openPostgres(url: string, schema: string | undefined, poolSize: number): Promise<Database> {
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
+    throw new Error(`bad schema name ${schema}`);
   if (schema !== undefined) {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
@@ -103,6 +108,8 @@ async function migrate(db: Kysely<DB>): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error !== undefined || failed !== undefined) {
-    throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
+    throw new Error(
+      `database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`,
+    );
   }
 }

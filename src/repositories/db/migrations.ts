@@ -60,7 +60,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('started_at', 'bigint')
         .addColumn('finished_at', 'bigint')
         .execute();
-      await db.schema.createIndex('jobs_account_status').on('jobs').columns(['account_id', 'status']).execute();
+      await db.schema
+        .createIndex('jobs_account_status')
+        .on('jobs')
+        .columns(['account_id', 'status'])
+        .execute();
 
       await db.schema
         .createTable('voices')
@@ -107,7 +111,11 @@ const migrations: Record<string, Migration> = {
         // one reservation, one settlement... per job: a retried handler can never book twice
         .addUniqueConstraint('ledger_job_kind', ['job_id', 'kind'])
         .execute();
-      await db.schema.createIndex('ledger_account_time').on('ledger').columns(['account_id', 'created_at']).execute();
+      await db.schema
+        .createIndex('ledger_account_time')
+        .on('ledger')
+        .columns(['account_id', 'created_at'])
+        .execute();
 
       await db.schema
         .createTable('queue')
@@ -144,7 +152,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('duration_ms', 'integer', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('callback_deliveries_ref').on('callback_deliveries').column('ref_id').execute();
+      await db.schema
+        .createIndex('callback_deliveries_ref')
+        .on('callback_deliveries')
+        .column('ref_id')
+        .execute();
     },
   },
 };

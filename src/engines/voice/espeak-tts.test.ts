@@ -1,0 +1,303 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppError, ErrorCode } from '../../domain/errors.ts';
+import { FfmpegMedia } from '../../repositories/ffmpeg-media.ts';
+import type { SpeechInput, VoiceProfile } from '../ports.ts';
+import { detectSpeech, median, pitchOfFrames, rms, toDb } from './dsp.ts';
+import {
+  applyGain,
+  chooseVoice,
+  DEFAULT_F0_HZ,
+  EspeakSpeechEngine,
+  planPieces,
+  rateFor,
+  targetF0,
+  WavWriter,
+} from './espeak-tts.ts';
+
+const media = new FfmpegMedia({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe' });
+const SR = 16_000;
+
+function profile(f0MedianHz: number): VoiceProfile {
+  return {
+    version: 1,
+    tier: 'LITE',
+    language: 'unknown',
+    speechSeconds: 10,
+    f0MedianHz,
+    f0RangeSemitones: 6,
+    speakingRate: 4,
+    loudnessDb: -20,
+  };
+}
+
+describe('espeak-tts pure parts', () => {
+  it('targetF0 starts from the profile or the default and multiplies by pitchRatio', () => {
+    assert.equal(targetF0(null, 1), DEFAULT_F0_HZ);
+    assert.equal(targetF0(null, 2), DEFAULT_F0_HZ * 2);
+    assert.equal(targetF0(profile(200), 0.5), 100);
+  });
+
+  it('chooseVoice picks the variant by target and interpolates pitch on a log scale', () => {
+    assert.deepEqual(chooseVoice('zh', 102), { voice: 'cmn', pitch: 60 });
+    assert.deepEqual(chooseVoice('en', 117), { voice: 'en-us', pitch: 60 });
+    assert.equal(chooseVoice('zh', 220).voice, 'cmn+f2');
+    assert.equal(chooseVoice('en', 220).voice, 'en-us+f2');
+    const mid = chooseVoice('zh', Math.sqrt(102 * 127)).pitch; // halfway between 60 and 80 in log F0
+    assert.equal(mid, 70);
+    assert.deepEqual(chooseVoice('zh', 10), { voice: 'cmn', pitch: 0 });
+    assert.deepEqual(chooseVoice('zh', 5000), { voice: 'cmn+f2', pitch: 99 });
+    let last = -1;
+    for (let hz = 60; hz < 149; hz += 5) {
+      const p = chooseVoice('zh', hz).pitch;
+      assert.ok(p >= last, `pitch falls at ${hz} Hz`);
+      last = p;
+    }
+  });
+
+  it('rateFor scales 175 wpm and stays in espeak range', () => {
+    assert.equal(rateFor(1), 175);
+    assert.equal(rateFor(1.5), 263);
+    assert.equal(rateFor(0.1), 80);
+    assert.equal(rateFor(5), 450);
+  });
+
+  it('applyGain scales linearly and soft-clips without wrap-around', () => {
+    const x = Int16Array.from([0, 1000, -1000, 16384, -16384, 32767, -32768]);
+    assert.equal(applyGain(x, 1), x);
+    assert.deepEqual(Array.from(applyGain(x, 0.5)), [0, 500, -500, 8192, -8192, 16384, -16384]);
+    const loud = applyGain(x, 10);
+    assert.equal(loud[1], 10_000);
+    for (let i = 1; i < x.length; i++) {
+      assert.equal(Math.sign(loud[i] as number), Math.sign(x[i] as number), `sign flipped at ${i}`);
+    }
+    assert.ok((loud[5] as number) > 30_000 && (loud[5] as number) <= 32767);
+    assert.ok((loud[6] as number) < -30_000);
+  });
+
+  it('planPieces normalizes, splits by language and sets pauses', () => {
+    const pieces = planPieces('今天是2026年。We paid $5 for it，好的');
+    assert.deepEqual(
+      pieces.map((p) => [p.lang, p.text]),
+      [
+        ['zh', '今天是二零二六年。'],
+        ['en', 'We paid five dollars for it,'],
+        ['zh', '好的'],
+      ],
+    );
+    assert.deepEqual(
+      pieces.map((p) => p.pauseAfterSec),
+      [0.35, 0.12, 0],
+    );
+    assert.deepEqual(planPieces('，。！？ …'), []);
+  });
+
+  it('planPieces cuts long text into pieces of at most 300 characters', () => {
+    const pieces = planPieces('这是一个很长的句子，'.repeat(100) + '结束。');
+    assert.ok(pieces.length >= 4);
+    assert.ok(pieces.every((p) => p.text.length <= 300));
+  });
+});
+
+describe('WavWriter', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dhs-wav-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a WAV that ffmpeg reads back sample for sample', async () => {
+    const path = join(dir, 'x.wav');
+    const w = await WavWriter.create(path, SR);
+    await w.write(Int16Array.from([16384, -16384, 8192]));
+    await w.silence(0.001); // 16 samples
+    await w.write(Int16Array.from([100]));
+    await w.close();
+    assert.equal(w.sampleCount, 20);
+    const info = await media.probe(path);
+    assert.equal(info.audio?.codec, 'pcm_s16le');
+    assert.equal(info.audio?.sampleRate, SR);
+    const pcm = await media.decodeAudio(path, SR);
+    assert.equal(pcm.length, 20);
+    assert.equal(pcm[0], 0.5);
+    assert.equal(pcm[1], -0.5);
+    assert.equal(pcm[2], 0.25);
+    assert.equal(pcm[3], 0);
+    assert.ok(Math.abs((pcm[19] as number) - 100 / 32768) < 1e-6);
+  });
+});
+
+describe('EspeakSpeechEngine', () => {
+  const engine = new EspeakSpeechEngine(media);
+  let dir = '';
+  let seq = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dhs-tts-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function input(text: string, over: Partial<SpeechInput> = {}): SpeechInput {
+    return {
+      text,
+      voice: null,
+      speedRatio: 1,
+      pitchRatio: 1,
+      volumeRatio: 1,
+      crossLanguage: false,
+      outFile: join(dir, `out-${++seq}.wav`),
+      workDir: join(dir, 'work'),
+      onProgress: () => {},
+      signal: new AbortController().signal,
+      ...over,
+    };
+  }
+
+  async function speak(
+    text: string,
+    over: Partial<SpeechInput> = {},
+  ): Promise<{ durationSec: number; pcm: Float32Array; f0: number; levelDb: number }> {
+    const inp = input(text, over);
+    const { durationSec } = await engine.synthesize(inp);
+    const pcm = await media.decodeAudio(inp.outFile, SR);
+    const vad = detectSpeech(pcm, SR);
+    const f0 = median(pitchOfFrames(pcm, SR, vad.frameLen, vad.speech));
+    return { durationSec, pcm, f0, levelDb: toDb(rms(pcm)) };
+  }
+
+  const ZH = '你好，欢迎使用数字人语音合成服务。今天是2026年3月5日，气温25度。';
+  const EN = 'Hello and welcome. The meeting starts at 9 and costs $5 per person.';
+
+  it('has its name', () => assert.equal(engine.name, 'espeak-baseline'));
+
+  it('speaks Mandarin', async () => {
+    const { durationSec, pcm, levelDb } = await speak(ZH);
+    assert.ok(durationSec > 5 && durationSec < 20, `duration ${durationSec}`);
+    assert.ok(Math.abs(pcm.length / SR - durationSec) < 0.05);
+    assert.ok(levelDb > -30, `level ${levelDb}`);
+  });
+
+  it('speaks English', async () => {
+    const { durationSec, levelDb } = await speak(EN);
+    assert.ok(durationSec > 2.5 && durationSec < 12, `duration ${durationSec}`);
+    assert.ok(levelDb > -30, `level ${levelDb}`);
+  });
+
+  it('speaks mixed text, about as long as its parts', async () => {
+    const zh = await speak('我们昨天去了公园。');
+    const en = await speak('It was a very good day.');
+    const mixed = await speak('我们昨天去了公园。It was a very good day.');
+    const sum = zh.durationSec + en.durationSec;
+    assert.ok(Math.abs(mixed.durationSec - sum) < 0.6, `mixed ${mixed.durationSec} vs parts ${sum}`);
+  });
+
+  it('writes mp3 by extension, with the reported duration', async () => {
+    const inp = input(ZH, { outFile: join(dir, 'speech.mp3') });
+    const { durationSec } = await engine.synthesize(inp);
+    const info = await media.probe(inp.outFile);
+    assert.equal(info.audio?.codec, 'mp3');
+    assert.equal(info.audio?.channels, 1);
+    assert.ok(Math.abs(info.durationSec - durationSec) < 0.1, `${info.durationSec} vs ${durationSec}`);
+  });
+
+  it('pitchRatio 2 raises the measured F0', async () => {
+    const normal = await speak(ZH);
+    const high = await speak(ZH, { pitchRatio: 2 });
+    assert.ok(high.f0 > normal.f0 * 1.5, `F0 ${normal.f0} -> ${high.f0}`);
+  });
+
+  it('lands near the profile pitch: 220 Hz above 110 Hz', async () => {
+    const low = await speak(ZH, { voice: profile(110) });
+    const high = await speak(ZH, { voice: profile(220) });
+    assert.ok(high.f0 > low.f0 * 1.5, `F0 ${low.f0} -> ${high.f0}`);
+    assert.ok(Math.abs(Math.log2(low.f0 / 110)) < 0.25, `110 Hz profile measured ${low.f0}`);
+    assert.ok(Math.abs(Math.log2(high.f0 / 220)) < 0.25, `220 Hz profile measured ${high.f0}`);
+  });
+
+  it('volumeRatio 0.5 lowers the level by about 6 dB', async () => {
+    const normal = await speak(EN);
+    const quiet = await speak(EN, { volumeRatio: 0.5 });
+    const drop = normal.levelDb - quiet.levelDb;
+    assert.ok(drop > 5 && drop < 7, `drop ${drop} dB`);
+  });
+
+  it('volumeRatio 10 soft-clips instead of wrapping', async () => {
+    const { pcm } = await speak(EN, { volumeRatio: 10 });
+    let peak = 0;
+    for (const x of pcm) peak = Math.max(peak, Math.abs(x));
+    assert.ok(peak <= 1.0001, `peak ${peak}`);
+  });
+
+  it('speedRatio 1.5 is shorter and 0.6 longer', async () => {
+    const normal = await speak(EN);
+    const fast = await speak(EN, { speedRatio: 1.5 });
+    const slow = await speak(EN, { speedRatio: 0.6 });
+    assert.ok(fast.durationSec < normal.durationSec * 0.8, `${fast.durationSec} vs ${normal.durationSec}`);
+    assert.ok(slow.durationSec > normal.durationSec * 1.3, `${slow.durationSec} vs ${normal.durationSec}`);
+  });
+
+  it('refuses text with nothing to speak', async () => {
+    for (const text of ['', '   ', '，。！？', '...']) {
+      await assert.rejects(
+        engine.synthesize(input(text)),
+        (err: unknown) => err instanceof AppError && err.code === ErrorCode.BAD_PARAMETER,
+      );
+    }
+  });
+
+  it('reports rising progress ending at 1', async () => {
+    const seen: number[] = [];
+    await engine.synthesize(input(`${ZH}${EN}${ZH}`, { onProgress: (f) => seen.push(f) }));
+    assert.ok(seen.length >= 3);
+    for (let i = 1; i < seen.length; i++) assert.ok((seen[i] as number) >= (seen[i - 1] as number));
+    assert.equal(seen[seen.length - 1], 1);
+  });
+
+  it('stops between pieces when aborted and leaves no temporary file', async () => {
+    const ac = new AbortController();
+    const inp = input('这是第一句话。'.repeat(300), {
+      signal: ac.signal,
+      workDir: join(dir, 'abort-work'),
+      onProgress: () => ac.abort(),
+    });
+    await assert.rejects(engine.synthesize(inp), (err: unknown) => (err as Error).name === 'AbortError');
+    assert.deepEqual(await readdir(inp.workDir), []);
+  });
+
+  it('gives the same audio to concurrent calls as to one at a time', async () => {
+    const texts = [ZH, EN, '第三段：Mixed 文本 with 3 parts。'];
+    const alone: number[] = [];
+    for (const text of texts) alone.push((await engine.synthesize(input(text))).durationSec);
+    const together = await Promise.all(texts.map((text) => engine.synthesize(input(text))));
+    assert.deepEqual(
+      together.map((r) => r.durationSec.toFixed(2)),
+      alone.map((d) => d.toFixed(2)),
+    );
+  });
+
+  it('synthesizes 10,000 characters with bounded memory', async (t) => {
+    const paragraph =
+      '数字人技术正在改变内容生产的方式。2026年，平台每天生成超过12,000段视频，平均时长3.5分钟。' +
+      'The system runs on one server. 合成速度大约是实时的五十倍。';
+    const text = paragraph.repeat(Math.ceil(10_000 / paragraph.length)).slice(0, 10_000);
+    const started = performance.now();
+    const { durationSec } = await engine.synthesize(input(text, { outFile: join(dir, 'long.mp3') }));
+    const wallSec = (performance.now() - started) / 1000;
+    const rssMB = process.resourceUsage().maxRSS / 1024;
+    t.diagnostic(
+      `10,000 chars: ${durationSec.toFixed(0)} s of audio in ${wallSec.toFixed(1)} s ` +
+        `(real-time factor ${(wallSec / durationSec).toFixed(4)}), peak RSS ${rssMB.toFixed(0)} MB`,
+    );
+    assert.ok(durationSec > 1200, `duration ${durationSec}`);
+    const info = await media.probe(join(dir, 'long.mp3'));
+    assert.ok(Math.abs(info.durationSec - durationSec) < 0.5);
+    // Holding the PCM as float32 would take about 170 MB on its own.
+    assert.ok(rssMB < 600, `peak RSS ${rssMB} MB`);
+  });
+});
