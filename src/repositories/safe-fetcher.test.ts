@@ -366,18 +366,23 @@ test('a redirect to a name that resolves to a private address is refused at conn
   const tmp = await scratch();
   const srv = await httpServer((req, res) => {
     if (req.url === '/start') res.writeHead(301, { location: `http://internal.test:${srv.port}/x` }).end();
-    else if (req.url === '/start2') res.writeHead(303, { location: 'http://corp.test/x' }).end();
+    else if (req.url === '/start2') res.writeHead(303, { location: `http://corp.test:${srv.port}/x` }).end();
     else res.end('internal data');
   });
-  // internal.test points at the loopback server itself: had the check been skipped, it would be reached
-  const dns = fakeDns({ 'internal.test': ['127.0.0.1'], 'corp.test': ['10.1.2.3'] });
+  // Both names lead to the loopback server first: a fetcher that skipped the check would be caught by its
+  // connection count, and would never get as far as trying the private address.
+  const dns = fakeDns({ 'internal.test': ['127.0.0.1'], 'corp.test': ['127.0.0.1', '10.1.2.3'] });
   const f = new SafeFetcher({ allowHosts: ['127.0.0.1'], lookup: dns });
   await rejectsWith(
     f.download(`${srv.base}/start`, tmp.file(), big),
     'blocked',
     /internal\.test resolves to/,
   );
-  await rejectsWith(f.download(`${srv.base}/start2`, tmp.file(), big), 'blocked', /10\.1\.2\.3, a private/);
+  await rejectsWith(
+    f.download(`${srv.base}/start2`, tmp.file(), big),
+    'blocked',
+    /corp\.test resolves to 127\.0\.0\.1, a loopback address; 10\.1\.2\.3, a private address$/,
+  );
   assert.deepEqual(dns.calls, ['internal.test', 'corp.test']);
   assert.deepEqual(srv.paths, ['/start', '/start2']);
   assert.equal(srv.connections, 2, 'only the two first hops connected');
@@ -521,6 +526,18 @@ test('a body cut short by the server is a network error and leaves no file', asy
   assert.deepEqual(await tmp.left(), []);
 });
 
+test('a destination that cannot be written is a local error, not a fetch failure', async () => {
+  const srv = await httpServer((_req, res) => res.end('data'));
+  const err = await loopbackAllowed()
+    .download(srv.base, join(dir, 'no-such-dir', 'x.bin'), big)
+    .then(
+      () => assert.fail('expected a failure'),
+      (e: unknown) => e,
+    );
+  assert.ok(!(err instanceof FetchError));
+  assert.equal((err as NodeJS.ErrnoException).code, 'ENOENT');
+});
+
 test('a server that never answers hits the total timeout', async () => {
   const tmp = await scratch();
   const srv = await httpServer(() => {
@@ -662,8 +679,16 @@ test('post keeps only the first 512 bytes of an endless answer, never splitting 
 });
 
 test('post refuses bad URLs and names resolving to private addresses', async () => {
-  const f = new SafeFetcher({ allowHosts: [], lookup: fakeDns({ 'hook.test': ['192.168.0.10'] }) });
+  const srv = await httpServer((_req, res) => res.end('should not be reached'));
+  const dns = fakeDns({ 'hook.test': ['127.0.0.1', '192.168.0.10'] });
+  const f = new SafeFetcher({ allowHosts: [], lookup: dns });
   await rejectsWith(f.post('ftp://x/', '', {}, { timeoutMs: 1000 }), 'invalid_url');
-  await rejectsWith(f.post('http://[::1]/', '', {}, { timeoutMs: 1000 }), 'blocked');
-  await rejectsWith(f.post('http://hook.test/cb', '', {}, { timeoutMs: 1000 }), 'blocked', /192\.168\.0\.10/);
+  await rejectsWith(f.post(`http://[::1]:${srv.port}/`, '', {}, { timeoutMs: 1000 }), 'blocked');
+  await rejectsWith(
+    f.post(`http://hook.test:${srv.port}/cb`, '{}', {}, { timeoutMs: 1000 }),
+    'blocked',
+    /192\.168\.0\.10, a private address/,
+  );
+  assert.deepEqual(dns.calls, ['hook.test']);
+  assert.equal(srv.connections, 0);
 });

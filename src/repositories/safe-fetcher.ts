@@ -163,6 +163,7 @@ export class SafeFetcher implements Fetcher {
     const op = new Operation('download', opts.timeoutMs, opts.signal);
     let target: Target | undefined;
     let file: WriteStream | undefined;
+    let fileError: Error | undefined; // local disk trouble is no fetch failure: it is thrown as it is
     try {
       target = this.target(url);
       for (let redirects = 0; ; redirects++) {
@@ -212,11 +213,12 @@ export class SafeFetcher implements Fetcher {
           },
         });
         file = createWriteStream(destFile);
+        file.once('error', (err) => (fileError = err));
         await pipeline(res, cap, file);
         return { bytes, contentType: res.headers['content-type'] ?? null, finalUrl: target.url.href };
       }
     } catch (err) {
-      const error = op.errorFor(err, target);
+      const error = fileError !== undefined && err === fileError ? err : op.errorFor(err, target);
       if (file !== undefined) {
         const f = file;
         if (!f.closed) {
@@ -305,17 +307,18 @@ export class SafeFetcher implements Fetcher {
           return;
         }
         if (!target.allowed) {
-          for (const a of addresses) {
+          const refused = addresses.flatMap((a) => {
             const reason = blockedReason(a.address);
-            if (reason !== null) {
-              const blocked = new FetchError(
-                'blocked',
-                `host ${target.hostname} resolves to ${a.address}, ${reason}`,
-              );
-              onBlocked(blocked);
-              callback(blocked, '');
-              return;
-            }
+            return reason === null ? [] : [`${a.address}, ${reason}`];
+          });
+          if (refused.length > 0) {
+            const blocked = new FetchError(
+              'blocked',
+              `host ${target.hostname} resolves to ${refused.join('; ')}`,
+            );
+            onBlocked(blocked);
+            callback(blocked, '');
+            return;
           }
         }
         if (options.all) callback(null, addresses);
