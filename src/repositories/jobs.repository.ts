@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { settleFailure, settleSuccess } from '../domain/billing.ts';
 import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
 import {
@@ -189,8 +189,13 @@ export class JobsRepository {
   async reserveUpTo(id: string, totalPoints: number): Promise<void> {
     const now = this.clock.now();
     await this.database.tx(async (trx) => {
+      const owner = await trx
+        .selectFrom('jobs')
+        .select('account_id')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      const account = await lockAccount(trx, owner.account_id, now);
       const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      const account = await lockAccount(trx, job.account_id, now);
       const done = await trx
         .selectFrom('ledger')
         .select('id')
@@ -223,16 +228,12 @@ export class JobsRepository {
 
   /** Ends a job in status 3, keeps the fee, returns the rest, enqueues the callback: exactly once. */
   async complete(id: string, result: JobResult, callback: CallbackBuilder): Promise<Job> {
-    const now = this.clock.now();
-    return this.database.tx(async (trx) => {
-      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      if (job.status >= JobStatus.DONE) return job;
-      const account = await lockAccount(trx, job.account_id, now);
-      const s = settleSuccess(job.reserved_points, result.durationSec, account.balance);
+    return this.settle(id, callback, (job, available, now) => {
+      const s = settleSuccess(job.reserved_points, result.durationSec, available);
       const duration = Math.max(0, Math.ceil(result.durationSec - 0.001));
-      const done = await trx
-        .updateTable('jobs')
-        .set({
+      return {
+        settlement: { ...s, duration },
+        set: {
           status: JobStatus.DONE,
           progress: 100,
           error_code: 0,
@@ -244,7 +245,53 @@ export class JobsRepository {
           fee: s.fee,
           updated_at: now,
           finished_at: now,
-        })
+        },
+      };
+    });
+  }
+
+  /** Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once. */
+  async fail(id: string, code: ErrorCodeValue, message: string, callback: CallbackBuilder): Promise<Job> {
+    return this.settle(id, callback, (job, _available, now) => ({
+      settlement: { ...settleFailure(job.reserved_points), duration: 0 },
+      set: {
+        status: JobStatus.FAILED,
+        error_code: code,
+        error_message: message.slice(0, 1000),
+        updated_at: now,
+        finished_at: now,
+      },
+    }));
+  }
+
+  /**
+   * The one way a job ends: under the account lock, re-read the job; if it is still open, apply the
+   * final state, book the settlement and enqueue the callback in the same transaction. A second caller
+   * (a retried handler, a worker whose lease ran out) finds the job closed and changes nothing.
+   */
+  private async settle(
+    id: string,
+    callback: CallbackBuilder,
+    end: (
+      job: Job,
+      available: number,
+      now: number,
+    ) => { settlement: { fee: number; amount: number; duration: number }; set: Updateable<JobsTable> },
+  ): Promise<Job> {
+    const now = this.clock.now();
+    return this.database.tx(async (trx) => {
+      const owner = await trx
+        .selectFrom('jobs')
+        .select('account_id')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      const account = await lockAccount(trx, owner.account_id, now);
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      if (job.status >= JobStatus.DONE) return job;
+      const { settlement: s, set } = end(job, account.balance, now);
+      const ended = await trx
+        .updateTable('jobs')
+        .set(set)
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -255,48 +302,12 @@ export class JobsRepository {
         kind: 'settle',
         amount: s.amount,
         fee: s.fee,
-        duration,
+        duration: s.duration,
         type: job.type,
         now,
       });
-      await this.enqueueCallback(trx, done, callback);
-      return done;
-    });
-  }
-
-  /** Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once. */
-  async fail(id: string, code: ErrorCodeValue, message: string, callback: CallbackBuilder): Promise<Job> {
-    const now = this.clock.now();
-    return this.database.tx(async (trx) => {
-      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      if (job.status >= JobStatus.DONE) return job;
-      await lockAccount(trx, job.account_id, now);
-      const s = settleFailure(job.reserved_points);
-      const failed = await trx
-        .updateTable('jobs')
-        .set({
-          status: JobStatus.FAILED,
-          error_code: code,
-          error_message: message.slice(0, 1000),
-          updated_at: now,
-          finished_at: now,
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await changeBalance(trx, job.account_id, s.amount);
-      await this.book(trx, {
-        accountId: job.account_id,
-        jobId: id,
-        kind: 'settle',
-        amount: s.amount,
-        fee: 0,
-        duration: 0,
-        type: job.type,
-        now,
-      });
-      await this.enqueueCallback(trx, failed, callback);
-      return failed;
+      await this.enqueueCallback(trx, ended, callback);
+      return ended;
     });
   }
 

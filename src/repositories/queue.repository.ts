@@ -120,35 +120,29 @@ export class QueueRepository {
 
   /** Back to the queue after `delayMs`; the attempt stays counted. */
   async retry(id: string, workerId: string, delayMs: number, error: string): Promise<boolean> {
-    const now = this.clock.now();
-    const res = await this.database.db
-      .updateTable('queue')
-      .set({
-        state: 'queued',
-        run_at: now + delayMs,
-        lease_until: null,
-        worker_id: null,
-        last_error: error.slice(0, 2000),
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      .where('worker_id', '=', workerId)
-      .where('state', '=', 'active')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return this.requeue(id, workerId, { delayMs, attemptsBack: 0, error: error.slice(0, 2000) });
   }
 
   /** Graceful shutdown: hand the item back at once, without counting the interrupted attempt. */
   async release(id: string, workerId: string): Promise<boolean> {
+    return this.requeue(id, workerId, { delayMs: 0, attemptsBack: 1 });
+  }
+
+  private async requeue(
+    id: string,
+    workerId: string,
+    o: { delayMs: number; attemptsBack: number; error?: string },
+  ): Promise<boolean> {
     const now = this.clock.now();
     const res = await this.database.db
       .updateTable('queue')
       .set((eb) => ({
         state: 'queued',
-        run_at: now,
+        run_at: now + o.delayMs,
         lease_until: null,
         worker_id: null,
-        attempts: eb('attempts', '-', 1),
+        attempts: eb('attempts', '-', o.attemptsBack),
+        ...(o.error === undefined ? {} : { last_error: o.error }),
         updated_at: now,
       }))
       .where('id', '=', id)
