@@ -45,8 +45,10 @@ function envelope(code: ErrorCodeValue, msg: string, data: unknown) {
   return { code, msg, data };
 }
 
+const langOf = (req: FastifyRequest) => preferredLang(req.headers['accept-language']);
+
 function errorMessage(err: AppError, req: FastifyRequest): string {
-  return preferredLang(req.headers['accept-language']) === 'en' ? err.detail.en : err.detail.zh;
+  return langOf(req) === 'en' ? err.detail.en : err.detail.zh;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -153,7 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ok(req, await deps.works.create(account(req), req.body)),
   );
   app.post(`${API_BASE}/works/inspect`, { preHandler: auth(false) }, async (req) =>
-    ok(req, await deps.works.inspect(account(req), req.body)),
+    ok(req, await deps.works.inspect(account(req), req.body, langOf(req))),
   );
 
   // --- seed 3 (LITE) and 4 (PRO) voices
@@ -163,13 +165,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ok(req, await deps.voices.train(account(req), tier, req.body)),
     );
     app.post(`${base}/train/detail`, { preHandler: auth(false) }, async (req) =>
-      ok(req, await deps.voices.trainDetail(account(req), tier, req.body)),
+      ok(req, await deps.voices.trainDetail(account(req), tier, req.body, langOf(req))),
     );
     app.post(`${base}/create`, { preHandler: auth(true) }, async (req) =>
       ok(req, await deps.voices.create(account(req), tier, req.body)),
     );
     app.post(`${base}/create/detail`, { preHandler: auth(false) }, async (req) =>
-      ok(req, await deps.voices.createDetail(account(req), tier, req.body)),
+      ok(req, await deps.voices.createDetail(account(req), tier, req.body, langOf(req))),
     );
   }
 

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { settleFailure, settleSuccess } from '../domain/billing.ts';
-import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
+import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
 import {
   CALLBACK_RETRY_DELAYS_MS,
   JobStatus,
@@ -106,6 +106,7 @@ export class JobsRepository {
           progress: 0,
           error_code: 0,
           error_message: '',
+          error_message_en: '',
           params: JSON.stringify(input.params),
           title: input.title,
           callback_url: input.callbackUrl,
@@ -238,6 +239,7 @@ export class JobsRepository {
           progress: 100,
           error_code: 0,
           error_message: '',
+          error_message_en: '',
           result_url: result.resultUrl,
           result_key: result.resultKey,
           ...(result.newAudioUrl === undefined ? {} : { new_audio_url: result.newAudioUrl }),
@@ -251,13 +253,19 @@ export class JobsRepository {
   }
 
   /** Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once. */
-  async fail(id: string, code: ErrorCodeValue, message: string, callback: CallbackBuilder): Promise<Job> {
+  async fail(
+    id: string,
+    code: ErrorCodeValue,
+    message: LocalizedText,
+    callback: CallbackBuilder,
+  ): Promise<Job> {
     return this.settle(id, callback, (job, _available, now) => ({
       settlement: { ...settleFailure(job.reserved_points), duration: 0 },
       set: {
         status: JobStatus.FAILED,
         error_code: code,
-        error_message: message.slice(0, 1000),
+        error_message: message.zh.slice(0, 1000),
+        error_message_en: message.en.slice(0, 1000),
         updated_at: now,
         finished_at: now,
       },

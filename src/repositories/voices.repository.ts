@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import { AppError, ErrorCode, t, type ErrorCodeValue } from '../domain/errors.ts';
+import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
 import { CALLBACK_RETRY_DELAYS_MS, JobStatus, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
 import type { VoiceTier } from '../engines/ports.ts';
 import { lockAccount } from './accounts.repository.ts';
@@ -67,6 +67,7 @@ export class VoicesRepository {
             status: JobStatus.QUEUED,
             error_code: 0,
             error_message: '',
+            error_message_en: '',
             trainings: 1,
             profile: null,
             callback_url: input.callbackUrl,
@@ -115,6 +116,7 @@ export class VoicesRepository {
             status: JobStatus.QUEUED,
             error_code: 0,
             error_message: '',
+            error_message_en: '',
             trainings: existing.trainings + 1,
             callback_url: input.callbackUrl,
             updated_at: now,
@@ -227,7 +229,7 @@ export class VoicesRepository {
     return this.finishTraining(
       voiceId,
       trainingId,
-      { status: JobStatus.DONE, code: 0, message: '', profile },
+      { status: JobStatus.DONE, code: 0, message: { zh: '', en: '' }, profile },
       callback,
     );
   }
@@ -237,7 +239,7 @@ export class VoicesRepository {
     voiceId: string,
     trainingId: string,
     code: ErrorCodeValue,
-    message: string,
+    message: LocalizedText,
     callback: VoiceCallbackBuilder,
   ): Promise<Voice> {
     return this.finishTraining(voiceId, trainingId, { status: JobStatus.FAILED, code, message }, callback);
@@ -246,7 +248,7 @@ export class VoicesRepository {
   private async finishTraining(
     voiceId: string,
     trainingId: string,
-    end: { status: number; code: number; message: string; profile?: unknown },
+    end: { status: number; code: number; message: LocalizedText; profile?: unknown },
     callback: VoiceCallbackBuilder,
   ): Promise<Voice> {
     const now = this.clock.now();
@@ -256,7 +258,7 @@ export class VoicesRepository {
         .set({
           status: end.status,
           error_code: end.code,
-          error_message: end.message.slice(0, 1000),
+          error_message: end.message.zh.slice(0, 1000),
           finished_at: now,
         })
         .where('id', '=', trainingId)
@@ -270,7 +272,8 @@ export class VoicesRepository {
         .set({
           status: end.status,
           error_code: end.code,
-          error_message: end.message.slice(0, 1000),
+          error_message: end.message.zh.slice(0, 1000),
+          error_message_en: end.message.en.slice(0, 1000),
           ...(end.profile === undefined ? {} : { profile: JSON.stringify(end.profile) }),
           updated_at: now,
         })

@@ -1,4 +1,5 @@
 import type { CallbackRequest } from '../domain/jobs.ts';
+import type { Lang } from '../http/i18n.ts';
 import {
   speechStatusBody,
   voiceStatusBody,
@@ -12,7 +13,8 @@ import type { Job } from '../repositories/jobs.repository.ts';
 import type { Voice } from '../repositories/voices.repository.ts';
 
 /** Rows to the wire views the seed's bodies are built from. */
-export function jobView(job: Job): JobView {
+/** `lang` picks the errorMessage reading: Chinese (the seed's, and callbacks') or English. */
+export function jobView(job: Job, lang: Lang = 'zh'): JobView {
   return {
     id: job.id,
     type: job.type,
@@ -20,20 +22,21 @@ export function jobView(job: Job): JobView {
     status: job.status,
     progress: job.status >= 3 ? 100 : job.progress,
     errorCode: job.error_code,
-    errorMessage: job.error_message,
+    errorMessage: lang === 'en' && job.error_message_en !== '' ? job.error_message_en : job.error_message,
     resultUrl: job.result_url,
     newAudioUrl: job.new_audio_url,
     duration: job.duration,
   };
 }
 
-export function voiceView(voice: Voice): VoiceView {
+export function voiceView(voice: Voice, lang: Lang = 'zh'): VoiceView {
   return {
     id: voice.id,
     type: voice.type,
     status: voice.status,
     errorCode: voice.error_code,
-    errorMessage: voice.error_message,
+    errorMessage:
+      lang === 'en' && voice.error_message_en !== '' ? voice.error_message_en : voice.error_message,
   };
 }
 

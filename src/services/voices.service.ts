@@ -9,6 +9,7 @@ import {
   voiceTrainSchema,
 } from '../domain/requests.ts';
 import { speechStatusBody, voiceStatusBody } from '../domain/wire.ts';
+import type { Lang } from '../http/i18n.ts';
 import type { VoiceTier } from '../engines/ports.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
@@ -56,12 +57,12 @@ export class VoicesService {
     return { speakerId: voice.id };
   }
 
-  async trainDetail(account: Account, tier: VoiceTier, body: unknown) {
+  async trainDetail(account: Account, tier: VoiceTier, body: unknown, lang: Lang = 'zh') {
     const { speakerId } = parseRequest(speakerIdSchema, body);
     const voice = await this.voices.getOwned(speakerId, account.id, tier);
     if (voice === null)
       throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不存在`, `no ${tier} voice ${speakerId}`));
-    return voiceStatusBody(voiceView(voice), ownerView(account));
+    return voiceStatusBody(voiceView(voice, lang), ownerView(account));
   }
 
   async create(account: Account, tier: VoiceTier, body: unknown): Promise<{ jobId: string }> {
@@ -105,11 +106,11 @@ export class VoicesService {
     return { jobId: job.id };
   }
 
-  async createDetail(account: Account, tier: VoiceTier, body: unknown) {
+  async createDetail(account: Account, tier: VoiceTier, body: unknown, lang: Lang = 'zh') {
     const { jobId } = parseRequest(jobIdSchema, body);
     const job = await this.jobs.getOwned(jobId, account.id, [tier]);
     if (job === null)
       throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
-    return speechStatusBody(jobView(job), ownerView(account));
+    return speechStatusBody(jobView(job, lang), ownerView(account));
   }
 }

@@ -3,6 +3,7 @@ import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind, type JobMode } from '../domain/jobs.ts';
 import { jobIdSchema, parseRequest, worksCreateSchema } from '../domain/requests.ts';
 import { workStatusBody } from '../domain/wire.ts';
+import type { Lang } from '../http/i18n.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -93,11 +94,11 @@ export class WorksService {
     return { jobId: job.id };
   }
 
-  async inspect(account: Account, body: unknown) {
+  async inspect(account: Account, body: unknown, lang: Lang = 'zh') {
     const { jobId } = parseRequest(jobIdSchema, body);
     const job = await this.jobs.getOwned(jobId, account.id, ['WORK']);
     if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`作品 ${jobId} 不存在`, `no work ${jobId}`));
-    return workStatusBody(jobView(job));
+    return workStatusBody(jobView(job, lang));
   }
 
   /** DECISIONS "Modes": which fields are present decides the mode. */

@@ -106,12 +106,12 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(done.duration, 8);
       // a second completion (a retried handler) changes nothing
       await jobs.complete(j1.id, { resultUrl: 'u', resultKey: 'k', durationSec: 9 }, noCallback);
-      await jobs.fail(j1.id, 20902, 'late', noCallback);
+      await jobs.fail(j1.id, 20902, { zh: '晚了', en: 'late' }, noCallback);
       assert.equal((await accounts.findById(a.userId))?.balance, 22);
 
       const j2 = await jobs.submit(submission(a.userId, 5));
-      await jobs.fail(j2.id, 20011, 'no audio', noCallback);
-      await jobs.fail(j2.id, 20011, 'no audio', noCallback);
+      await jobs.fail(j2.id, 20011, { zh: '无音频', en: 'no audio' }, noCallback);
+      await jobs.fail(j2.id, 20011, { zh: '无音频', en: 'no audio' }, noCallback);
       assert.equal((await accounts.findById(a.userId))?.balance, 22);
       assert.equal((await jobs.get(j2.id))?.error_code, 20011);
       assert.equal(await ledger.sum(a.userId), 22);
@@ -244,7 +244,7 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       await voices.completeTraining(voice.id, last.id, { f0: 1 }, () => null);
       for (let i = 2; i <= 10; i++) {
         ({ training: last } = await voices.submitTraining({ ...base, type: 'LITE', speakerId: voice.id }));
-        await voices.failTraining(voice.id, last.id, 20014, 'short', () => null);
+        await voices.failTraining(voice.id, last.id, 20014, { zh: '太短', en: 'short' }, () => null);
       }
       await assert.rejects(
         voices.submitTraining({ ...base, type: 'LITE', speakerId: voice.id }),

@@ -7,7 +7,16 @@
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { VoiceProfile, VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
-import { countEnergyPeaks, detectSpeech, median, percentile, pitchOfFrames, semitones, SILENCE_DB, toDb } from './dsp.ts';
+import {
+  countEnergyPeaks,
+  detectSpeech,
+  median,
+  percentile,
+  pitchOfFrames,
+  semitones,
+  SILENCE_DB,
+  toDb,
+} from './dsp.ts';
 
 export const TRAINING_SAMPLE_RATE = 16_000;
 /** Less speech than this over all files is refused (ports.ts: VoiceTrainer). */

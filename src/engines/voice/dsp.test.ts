@@ -38,7 +38,8 @@ function noise(seconds: number, amp: number, seed = 1): Float32Array {
 function buzz(hz: number, seconds: number): Float32Array {
   const out = new Float32Array(Math.round(seconds * SR));
   for (let k = 1; k * hz < SR / 2; k++) {
-    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (0.3 / k) * Math.sin((2 * Math.PI * k * hz * i) / SR);
+    for (let i = 0; i < out.length; i++)
+      out[i] = (out[i] as number) + (0.3 / k) * Math.sin((2 * Math.PI * k * hz * i) / SR);
   }
   return out;
 }

@@ -104,7 +104,13 @@ export function detectSpeech(pcm: Float32Array, sampleRate: number, opts: VadOpt
   }
   let count = 0;
   for (const s of speech) count += s;
-  return { frameLen, frameSec: frameLen / sampleRate, speech, levelsDb, speechSeconds: (count * frameLen) / sampleRate };
+  return {
+    frameLen,
+    frameSec: frameLen / sampleRate,
+    speech,
+    levelsDb,
+    speechSeconds: (count * frameLen) / sampleRate,
+  };
 }
 
 export interface PitchOptions {
@@ -127,7 +133,12 @@ export function pitchWindow(sampleRate: number, opts: PitchOptions = {}): { wind
  * YIN fundamental frequency (de Cheveigné & Kawahara 2002) of the frame starting at `start`, or null
  * when the frame is not clearly periodic within minHz..maxHz (default 60..400 Hz).
  */
-export function yinPitch(pcm: Float32Array, start: number, sampleRate: number, opts: PitchOptions = {}): number | null {
+export function yinPitch(
+  pcm: Float32Array,
+  start: number,
+  sampleRate: number,
+  opts: PitchOptions = {},
+): number | null {
   const maxHz = opts.maxHz ?? 400;
   const threshold = opts.threshold ?? 0.25;
   const { window, maxLag } = pitchWindow(sampleRate, opts);

@@ -286,8 +286,14 @@ describe('EspeakSpeechEngine', () => {
     const [togetherLow, togetherHigh] = await Promise.all([speak(text, low), speak(text, high)]);
     assert.ok(Math.abs(togetherLow.durationSec - aloneLow.durationSec) < 0.1);
     assert.ok(Math.abs(togetherHigh.durationSec - aloneHigh.durationSec) < 0.1);
-    assert.ok(Math.abs(Math.log2(togetherLow.f0 / aloneLow.f0)) < 0.05, `${togetherLow.f0} vs ${aloneLow.f0}`);
-    assert.ok(Math.abs(Math.log2(togetherHigh.f0 / aloneHigh.f0)) < 0.05, `${togetherHigh.f0} vs ${aloneHigh.f0}`);
+    assert.ok(
+      Math.abs(Math.log2(togetherLow.f0 / aloneLow.f0)) < 0.05,
+      `${togetherLow.f0} vs ${aloneLow.f0}`,
+    );
+    assert.ok(
+      Math.abs(Math.log2(togetherHigh.f0 / aloneHigh.f0)) < 0.05,
+      `${togetherHigh.f0} vs ${aloneHigh.f0}`,
+    );
   });
 
   it('synthesizes 10,000 characters with bounded memory', async (t) => {

@@ -89,7 +89,8 @@ export function chooseVoice(lang: SpeechLanguage, targetHz: number): { voice: st
   const first = table[0] as number;
   const last = table[table.length - 1] as number;
   if (!(targetHz > first)) return { voice: variant.voice, pitch: PITCH_POINTS[0] };
-  if (targetHz >= last) return { voice: variant.voice, pitch: PITCH_POINTS[PITCH_POINTS.length - 1] as number };
+  if (targetHz >= last)
+    return { voice: variant.voice, pitch: PITCH_POINTS[PITCH_POINTS.length - 1] as number };
   for (let i = 1; i < table.length; i++) {
     const hi = table[i] as number;
     if (targetHz > hi) continue;
@@ -197,7 +198,7 @@ const OUTPUT_CODECS: Record<string, string[]> = {
   '.m4a': ['-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart'],
 };
 
-interface Piece {
+export interface Piece {
   lang: SpeechLanguage;
   text: string;
   /** Pause after this piece, seconds at speed 1 (0 after the last). */
@@ -235,7 +236,9 @@ export class EspeakSpeechEngine implements SpeechEngine {
       // A computed specifier: the package has no type declarations.
       const specifier: string = ESPEAK_PACKAGE;
       this.worker = import(specifier)
-        .then(async (mod: { default: () => Promise<EspeakModule> }) => new (await mod.default()).eSpeakNGWorker())
+        .then(
+          async (mod: { default: () => Promise<EspeakModule> }) => new (await mod.default()).eSpeakNGWorker(),
+        )
         .catch((err: unknown) => {
           this.worker = null;
           throw err;
@@ -249,7 +252,13 @@ export class EspeakSpeechEngine implements SpeechEngine {
    * since nothing here awaits, no other synthesize() call on this engine can run in between. Concurrent
    * requests therefore take turns piece by piece.
    */
-  private speakPiece(worker: EspeakWorker, voice: string, pitch: number, rate: number, text: string): Int16Array {
+  private speakPiece(
+    worker: EspeakWorker,
+    voice: string,
+    pitch: number,
+    rate: number,
+    text: string,
+  ): Int16Array {
     if (voice !== this.currentVoice) {
       const rc = worker.set_voice(voice);
       if (rc !== 0) throw new Error(`espeak-ng cannot load voice ${voice} (code ${rc})`);
@@ -318,7 +327,8 @@ export class EspeakSpeechEngine implements SpeechEngine {
         signal: input.signal,
         onProgressSec: (sec) =>
           input.onProgress(
-            SYNTH_PROGRESS_SHARE + (1 - SYNTH_PROGRESS_SHARE) * Math.min(1, sec / Math.max(durationSec, 1e-3)),
+            SYNTH_PROGRESS_SHARE +
+              (1 - SYNTH_PROGRESS_SHARE) * Math.min(1, sec / Math.max(durationSec, 1e-3)),
           ),
       });
     } finally {

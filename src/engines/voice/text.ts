@@ -20,8 +20,9 @@ const TRAILING_NUMBER = /[$¥￥€£]?\d[\d.,]*%?$/;
 
 /** Fullwidth digits, letters and the symbols normalization reads, as their ASCII forms. */
 function halfWidth(text: string): string {
-  return text.replace(/[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0b\uff1d\uff20\uff06\uff03\uff04]/gu, (c) =>
-    String.fromCharCode((c.codePointAt(0) as number) - 0xfee0),
+  return text.replace(
+    /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0b\uff1d\uff20\uff06\uff03\uff04]/gu,
+    (c) => String.fromCharCode((c.codePointAt(0) as number) - 0xfee0),
   );
 }
 
@@ -102,7 +103,8 @@ export function zhCardinal(digits: string): string {
   if (trimmed.length > 16) return zhDigits(trimmed);
   if (/^0+$/.test(trimmed)) return '零';
   const groups: string[] = [];
-  for (let end = trimmed.length; end > 0; end -= 4) groups.push(trimmed.slice(Math.max(0, end - 4), end).padStart(4, '0'));
+  for (let end = trimmed.length; end > 0; end -= 4)
+    groups.push(trimmed.slice(Math.max(0, end - 4), end).padStart(4, '0'));
   let out = '';
   let zeroPending = false;
   for (let gi = groups.length - 1; gi >= 0; gi--) {
@@ -241,8 +243,26 @@ const CURRENCIES: Record<string, Currency> = {
 
 /** Symbols read as words, per language (replaced after numbers, so `%` and currency signs are gone). */
 const SYMBOLS: Record<SpeechLanguage, Record<string, string>> = {
-  zh: { '&': '和', '+': '加', '=': '等于', '@': '艾特', '×': '乘', '÷': '除以', '%': '百分号', '℃': '摄氏度' },
-  en: { '&': 'and', '+': 'plus', '=': 'equals', '@': 'at', '×': 'times', '÷': 'divided by', '%': 'percent', '℃': 'degrees Celsius' },
+  zh: {
+    '&': '和',
+    '+': '加',
+    '=': '等于',
+    '@': '艾特',
+    '×': '乘',
+    '÷': '除以',
+    '%': '百分号',
+    '℃': '摄氏度',
+  },
+  en: {
+    '&': 'and',
+    '+': 'plus',
+    '=': 'equals',
+    '@': 'at',
+    '×': 'times',
+    '÷': 'divided by',
+    '%': 'percent',
+    '℃': 'degrees Celsius',
+  },
 };
 
 /** Fullwidth and CJK punctuation as ASCII, for English runs (espeak's English voice ignores the former). */
@@ -278,7 +298,8 @@ function amountEn(num: string, cur: Currency): string {
   const plural = (n: string): boolean => !/^0*1$/.test(n);
   const major = `${enCardinal(int)} ${cur.en[plural(int) ? 1 : 0]}`;
   if (frac === undefined || /^0+$/.test(frac)) return major;
-  if (cur.enMinor && frac.length === 2) return `${major} and ${enCardinal(frac)} ${cur.enMinor[plural(frac) ? 1 : 0]}`;
+  if (cur.enMinor && frac.length === 2)
+    return `${major} and ${enCardinal(frac)} ${cur.enMinor[plural(frac) ? 1 : 0]}`;
   return `${enNumber(num)} ${cur.en[1]}`;
 }
 
@@ -312,7 +333,10 @@ export function normalizeText(text: string, lang: SpeechLanguage): string {
   }
   const symbols = SYMBOLS[lang];
   s = s.replace(/[&+=@×÷%℃]/g, (c) => `${sep}${symbols[c] ?? ''}${sep}`);
-  return s.replace(/\s+/g, ' ').replace(/ ([,.!?;:])/g, '$1').trim();
+  return s
+    .replace(/\s+/g, ' ')
+    .replace(/ ([,.!?;:])/g, '$1')
+    .trim();
 }
 
 /** Sentence ends: Chinese and ASCII terminators, and line breaks. */

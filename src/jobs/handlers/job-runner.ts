@@ -79,5 +79,5 @@ export async function failPublicJob(
   const account = await deps.accounts.findById(job.account_id);
   if (account === null) return;
   log.info({ jobId, code: err.code, reason: err.detail.en }, 'job failed');
-  await deps.jobs.fail(jobId, err.code, err.detail.zh, jobCallback(account));
+  await deps.jobs.fail(jobId, err.code, err.detail, jobCallback(account));
 }

@@ -74,7 +74,7 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
         { voiceId: voice.id, code: err.code, reason: err.detail.en, expected: isAppError(err) },
         'training failed',
       );
-      await deps.voices.failTraining(voice.id, p.trainingId, err.code, err.detail.zh, voiceCallback(account));
+      await deps.voices.failTraining(voice.id, p.trainingId, err.code, err.detail, voiceCallback(account));
     },
   };
 }

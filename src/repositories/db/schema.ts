@@ -38,7 +38,9 @@ export interface JobsTable {
   status: number;
   progress: number;
   error_code: number;
+  /** Chinese (the seed's language); error_message_en is the English reading. */
   error_message: string;
+  error_message_en: string;
   params: string;
   title: string;
   callback_url: string;
@@ -61,6 +63,7 @@ export interface VoicesTable {
   status: number;
   error_code: number;
   error_message: string;
+  error_message_en: string;
   trainings: number;
   profile: string | null;
   callback_url: string;
