@@ -56,7 +56,7 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
     level: config.logLevel,
     base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' },
   });
-  const runtime = await createRuntime(config, { log });
+  const runtime = await createRuntime(config, { log, httpLogger: log });
   await sweepWorkspaces(runtime, log);
   const app = withHttp ? await runtime.app() : null;
   const worker: Worker = runtime.worker(log);

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { PassthroughLipSync } from './engines/lipsync/passthrough.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from './engines/ports.ts';
@@ -50,6 +50,8 @@ export interface RuntimeOverrides {
   /** Fastify logger off (tests). */
   quiet?: boolean;
   log?: Logger;
+  /** The process's pino logger for HTTP request logs. */
+  httpLogger?: FastifyBaseLogger;
 }
 
 /**
@@ -168,6 +170,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
         metrics,
         isReady: () => runtime.ready,
         ...(o.quiet ? { logger: false } : {}),
+        ...(o.httpLogger === undefined ? {} : { loggerInstance: o.httpLogger }),
         async collectGauges() {
           metrics.jobs.reset();
           for (const r of await jobs.countByStatus())

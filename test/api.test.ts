@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { postgresAvailable } from './helpers/db.ts';
 import { createHarness, type Credentials, type Harness } from './helpers/harness.ts';
 
 /** Every endpoint's success and every error code reachable from input (no worker: jobs stay queued). */
@@ -387,25 +388,31 @@ describe('limits', () => {
     }
   });
 
-  test('50 concurrent submissions against a balance for 10: exactly 10 accepted', async () => {
-    const h = await createHarness({ env: { DHS_MAX_PENDING_WORKS: '1000', DHS_REPEAT_WINDOW_MS: '0' } });
-    try {
-      // "Hello there friend" is 16 letters: 16/14 s -> 2 points each
-      const c = await h.account({ points: 20 });
-      const token = await h.tokenFor(c);
-      const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          h.post('/works/create', { text: 'Hello there friend', title: `n${i}` }, { token }),
-        ),
-      );
-      const codes = results.map((r) => r.code);
-      assert.equal(codes.filter((x) => x === 0).length, 10);
-      assert.equal(codes.filter((x) => x === 20005).length, 40);
-      const bal = await h.get<{ balance: number }>('/user/balance', { token });
-      assert.equal(bal.data.balance, 0);
-      assert.equal(await h.runtime.ledger.sum(c.userId), 0);
-    } finally {
-      await h.close();
-    }
-  });
+  for (const db of ['sqlite', 'postgres'] as const) {
+    test(`50 concurrent submissions against a balance for 10: exactly 10 accepted (${db})`, async (t) => {
+      if (db === 'postgres' && !(await postgresAvailable())) return t.skip('no PostgreSQL');
+      const h = await createHarness({
+        db,
+        env: { DHS_MAX_PENDING_WORKS: '1000', DHS_REPEAT_WINDOW_MS: '0' },
+      });
+      try {
+        // "Hello there friend" is 16 letters: 16/14 s -> 2 points each
+        const c = await h.account({ points: 20 });
+        const token = await h.tokenFor(c);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            h.post('/works/create', { text: 'Hello there friend', title: `n${i}` }, { token }),
+          ),
+        );
+        const codes = results.map((r) => r.code);
+        assert.equal(codes.filter((x) => x === 0).length, 10);
+        assert.equal(codes.filter((x) => x === 20005).length, 40);
+        const bal = await h.get<{ balance: number }>('/user/balance', { token });
+        assert.equal(bal.data.balance, 0);
+        assert.equal(await h.runtime.ledger.sum(c.userId), 0);
+      } finally {
+        await h.close();
+      }
+    });
+  }
 });

@@ -16,12 +16,14 @@ describe('pipelines', () => {
   let receiver: Awaited<ReturnType<typeof startCallbackReceiver>>;
 
   before(async () => {
-    const [video, speechEn, speechZh, silence, shortVideo] = await Promise.all([
+    const [video, speechEn, speechZh, silence, shortVideo, shortAudio, lowVideo] = await Promise.all([
       videoH264({ seconds: 12 }),
       speechWav({ lang: 'en', seconds: 8 }),
       speechWav({ lang: 'zh', seconds: 8 }),
       silentWav(6),
       videoH264({ seconds: 5 }),
+      speechWav({ lang: 'en', seconds: 2 }),
+      videoH264({ seconds: 12, height: 240 }),
     ]);
     const junk = join(await import('node:os').then((os) => os.tmpdir()), `dhs-junk-${process.pid}.mp4`);
     writeFileSync(junk, Buffer.alloc(4096, 7));
@@ -31,6 +33,8 @@ describe('pipelines', () => {
       'zh.wav': speechZh,
       'silence.wav': silence,
       'short.mp4': shortVideo,
+      'short.wav': shortAudio,
+      '240p.mp4': lowVideo,
       'junk.mp4': junk,
     });
     receiver = await startCallbackReceiver();
@@ -131,6 +135,9 @@ describe('pipelines', () => {
       [{ videoUrl: files.url('junk.mp4'), audioUrl: files.url('en.wav') }, 20026],
       [{ videoUrl: files.url('v.mp4'), audioUrl: files.url('missing.wav') }, 20011],
       [{ videoUrl: files.url('missing.mp4'), audioUrl: files.url('en.wav') }, 20012],
+      [{ videoUrl: files.url('v.mp4'), audioUrl: files.url('short.wav') }, 20014],
+      [{ videoUrl: files.url('v.mp4'), audioUrl: files.url('junk.mp4') }, 20010],
+      [{ videoUrl: files.url('240p.mp4'), audioUrl: files.url('en.wav') }, 20022],
     ];
     for (const [body, code] of cases) {
       const res = await h.post<{ jobId: string }>('/works/create', body, { token });

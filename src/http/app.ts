@@ -1,4 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { AppError, ErrorCode, isAppError, type ErrorCodeValue } from '../domain/errors.ts';
 import { billQuerySchema, parseRequest, tokenQuerySchema } from '../domain/requests.ts';
 import type { VoiceTier } from '../engines/ports.ts';
@@ -30,8 +35,10 @@ export interface AppDeps {
   collectGauges: () => Promise<void>;
   /** false until start-up finished, and again while shutting down. */
   isReady: () => boolean;
-  /** Logger override (tests silence it). */
+  /** false: no request logs (tests). */
   logger?: boolean;
+  /** The process's pino logger, so API and worker logs are one stream. */
+  loggerInstance?: FastifyBaseLogger;
 }
 
 declare module 'fastify' {
@@ -53,7 +60,9 @@ function errorMessage(err: AppError, req: FastifyRequest): string {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger === false ? false : { level: deps.logLevel },
+    ...(deps.loggerInstance !== undefined && deps.logger !== false
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger === false ? false : { level: deps.logLevel } }),
     bodyLimit: deps.bodyLimit,
     genReqId: () => deps.random.bytes(8).toString('hex'),
     requestIdHeader: 'x-request-id',
