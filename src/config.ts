@@ -62,6 +62,7 @@ const envSchema = z.object({
   DHS_POLL_INTERVAL_MS: int(500, 10, 60_000),
   DHS_SHUTDOWN_GRACE_MS: int(30_000, 0, 3_600_000),
   DHS_CALLBACK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  DHS_RESULT_TTL_DAYS: int(30, 0, 36_500),
   DHS_LIPSYNC_ENGINE: z.enum(['passthrough']).default('passthrough'),
   DHS_FFMPEG: optionalStr,
   DHS_FFPROBE: optionalStr,
@@ -93,6 +94,8 @@ export interface Config {
     shutdownGraceMs: number;
   };
   callbackTimeoutMs: number;
+  /** Results older than this are deleted (0: kept forever). */
+  resultTtlDays: number;
   lipSyncEngine: 'passthrough';
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
@@ -155,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       shutdownGraceMs: e.DHS_SHUTDOWN_GRACE_MS,
     },
     callbackTimeoutMs: e.DHS_CALLBACK_TIMEOUT_MS,
+    resultTtlDays: e.DHS_RESULT_TTL_DAYS,
     lipSyncEngine: e.DHS_LIPSYNC_ENGINE,
     ffmpegPath: e.DHS_FFMPEG,
     ffprobePath: e.DHS_FFPROBE,

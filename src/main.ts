@@ -83,6 +83,7 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
 
   if (app !== null) await app.listen({ port: config.port, host: config.host });
   worker.start();
+  if (config.workerConcurrency > 0) await runtime.scheduleRetention(0);
   runtime.ready = true;
   log.info(
     {

@@ -8,6 +8,7 @@ import { EspeakSpeechEngine } from './engines/voice/espeak-tts.ts';
 import { buildApp } from './http/app.ts';
 import { RequestLimiter } from './http/rate-limit.ts';
 import { callbackHandler } from './jobs/handlers/callback.handler.ts';
+import { retentionHandler, scheduleRetention } from './jobs/handlers/retention.handler.ts';
 import type { HandlerDeps } from './jobs/handlers/deps.ts';
 import { synthHandler } from './jobs/handlers/synth.handler.ts';
 import { trainHandler } from './jobs/handlers/train.handler.ts';
@@ -74,6 +75,8 @@ export interface Runtime {
   handlerDeps: HandlerDeps;
   /** Builds the HTTP app (not listening). */
   app(): Promise<FastifyInstance>;
+  /** Enqueues the next retention sweep `delayMs` from now (once per hour whoever asks). */
+  scheduleRetention(delayMs: number): Promise<void>;
   /** Builds the worker (not started). */
   worker(log: Logger): Worker;
   ready: boolean;
@@ -156,6 +159,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     workspaces,
     handlerDeps,
     ready: false,
+    scheduleRetention: (delayMs) => scheduleRetention(queue, database.db, clock.now(), delayMs),
     async app() {
       return buildApp({
         logLevel: config.logLevel,
@@ -189,6 +193,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
           synthHandler(handlerDeps),
           trainHandler(handlerDeps),
           callbackHandler(handlerDeps),
+          retentionHandler(handlerDeps, config.resultTtlDays, runtime.scheduleRetention),
         ],
         clock,
         metrics,

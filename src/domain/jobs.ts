@@ -14,6 +14,7 @@ export const QueueKind = {
   SYNTH: 'synth',
   TRAIN: 'train',
   CALLBACK: 'callback',
+  RETENTION: 'retention',
 } as const;
 export type QueueKindValue = (typeof QueueKind)[keyof typeof QueueKind];
 

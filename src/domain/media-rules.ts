@@ -49,6 +49,20 @@ export function checkTrainingAudio(m: ProbedMedia): void {
   }
 }
 
+/** A video whose file holds far fewer frames than its header promises was cut short. */
+export function checkVideoComplete(m: ProbedMedia, packets: number): void {
+  const expected = m.durationSec * (m.video?.fps ?? 0);
+  if (expected > 0 && packets < expected * 0.9) {
+    throw new AppError(
+      ErrorCode.INVALID_VIDEO_FORMAT,
+      t(
+        `视频文件不完整：只有 ${packets} 帧，应有约 ${Math.round(expected)} 帧`,
+        `the video file is truncated: ${packets} of about ${Math.round(expected)} frames present`,
+      ),
+    );
+  }
+}
+
 /** seed 1.1 videoUrl: mp4/mov, H.264, shorter side 360..2160, 10..300 s, 10..60 fps. */
 export function checkWorkVideo(m: ProbedMedia): void {
   const v = m.video;

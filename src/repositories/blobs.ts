@@ -19,6 +19,8 @@ export interface BlobStore {
   stat(key: string): Promise<BlobInfo | null>;
   read(key: string, range?: { start: number; end: number }): ReadStream;
   delete(key: string): Promise<void>;
+  /** Deletes every blob under `prefix/` (a result's folder). */
+  deletePrefix(prefix: string): Promise<void>;
   /** The URL clients fetch the blob at. */
   publicUrl(key: string): string;
 }
@@ -82,6 +84,10 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    await rm(this.path(prefix), { recursive: true, force: true });
   }
 
   publicUrl(key: string): string {

@@ -448,6 +448,42 @@ export class FfmpegMedia implements MediaTool {
     }
   }
 
+  async countPackets(file: string, stream: 'video' | 'audio', opts: RunOptions = {}): Promise<number> {
+    assertLocalInput(file);
+    const res = await runProcess({
+      bin: this.ffprobePath,
+      args: [
+        '-v',
+        'error',
+        '-protocol_whitelist',
+        'file',
+        '-select_streams',
+        stream === 'video' ? 'v:0' : 'a:0',
+        '-count_packets',
+        '-show_entries',
+        'stream=nb_read_packets',
+        '-of',
+        'json',
+        '-i',
+        file,
+      ],
+      label: 'ffprobe',
+      timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
+      signal: opts.signal,
+      collectStdout: true,
+    });
+    if (res.code !== 0)
+      throw new MediaError('unreadable', `ffprobe cannot read ${file}: ${exitDescription(res)}`);
+    try {
+      const json = JSON.parse(res.stdout.toString('utf8')) as {
+        streams?: Array<{ nb_read_packets?: string }>;
+      };
+      return Number(json.streams?.[0]?.nb_read_packets ?? 0) || 0;
+    } catch {
+      throw new MediaError('unreadable', `ffprobe gave no JSON for ${file}`);
+    }
+  }
+
   async ffmpeg(args: string[], opts: RunOptions = {}): Promise<void> {
     await this.runFfmpeg(buildFfmpegArgs(args, { progress: opts.onProgressSec !== undefined }), opts);
   }

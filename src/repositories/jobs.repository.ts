@@ -319,6 +319,28 @@ export class JobsRepository {
     });
   }
 
+  /** Finished jobs whose result is still stored and older than `cutoff` (retention). */
+  async expiredResults(cutoff: number, limit: number): Promise<Array<{ id: string; result_key: string }>> {
+    return this.database.db
+      .selectFrom('jobs')
+      .select(['id', 'result_key'])
+      .where('status', '=', JobStatus.DONE)
+      .where('result_key', '!=', '')
+      .where('finished_at', '<', cutoff)
+      .orderBy('finished_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** The result was deleted: the job keeps its row and URL (which now answers 404). */
+  async clearResult(id: string): Promise<void> {
+    await this.database.db
+      .updateTable('jobs')
+      .set({ result_key: '', updated_at: this.clock.now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
   /** Jobs per (type, status), for /metrics. */
   async countByStatus(): Promise<Array<{ type: string; status: number; count: number }>> {
     const rows = await this.database.db

@@ -34,6 +34,11 @@ export interface RunOptions {
 export interface MediaTool {
   /** ffprobe of a local file. Throws MediaError('unreadable') when it is not a media file. */
   probe(file: string, opts?: RunOptions): Promise<MediaInfo>;
+  /**
+   * Packets of the first video or audio stream, read by demuxing the whole file (no decoding): a file
+   * cut short holds fewer than its header promises.
+   */
+  countPackets(file: string, stream: 'video' | 'audio', opts?: RunOptions): Promise<number>;
   /** Runs ffmpeg with these arguments (the adapter adds -nostdin, -y, -protocol_whitelist, -hide_banner). */
   ffmpeg(args: string[], opts?: RunOptions): Promise<void>;
   /** Decodes any audio file to mono float32 PCM at `sampleRate`. */

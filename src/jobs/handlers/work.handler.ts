@@ -2,11 +2,10 @@ import { join } from 'node:path';
 import { pointsForSeconds } from '../../domain/billing.ts';
 import { isAppError } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
-import { checkWorkAudio, checkWorkVideo } from '../../domain/media-rules.ts';
 import type { VoiceProfile } from '../../engines/ports.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
 import type { WorkParams } from '../../services/works.service.ts';
-import { fetchAndProbe } from '../media-steps.ts';
+import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 import { failPublicJob, runPublicJob, type JobRun } from './job-runner.ts';
@@ -37,15 +36,13 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     return store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
   }
 
-  const video = await run.stage('fetch', () => fetchAndProbe(deps, 'video', params.videoUrl, dir, signal));
-  checkWorkVideo(video.info);
+  const video = await run.stage('intake', () => intakeVideo(deps, params.videoUrl, dir, signal));
   run.progress(10);
 
   let audioFile: string;
   let newAudioUrl: string | undefined;
   if (run.job.mode === 'audio') {
-    const audio = await run.stage('fetch', () => fetchAndProbe(deps, 'audio', params.audioUrl, dir, signal));
-    checkWorkAudio(audio.info);
+    const audio = await run.stage('intake', () => intakeAudio(deps, params.audioUrl, dir, signal));
     // The real length is known now: reserve the rest before the expensive part (20005 if it can't be).
     await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(audio.info.durationSec));
     audioFile = audio.file;

@@ -1,0 +1,64 @@
+import { QueueKind } from '../../domain/jobs.ts';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../repositories/db/schema.ts';
+import type { QueueRepository } from '../../repositories/queue.repository.ts';
+import type { JobHandler } from '../worker.ts';
+import type { HandlerDeps } from './deps.ts';
+
+export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Schedules the next retention sweep. The dedupe key is the hour it runs in, so any number of
+ * workers scheduling it at once still give one sweep an hour.
+ */
+export async function scheduleRetention(
+  queue: QueueRepository,
+  db: Kysely<DB>,
+  now: number,
+  delayMs: number,
+): Promise<void> {
+  const runAt = now + delayMs;
+  await queue.enqueue(db, {
+    kind: QueueKind.RETENTION,
+    refId: 'retention',
+    payload: {},
+    maxAttempts: 3,
+    runAt,
+    dedupeKey: `retention:${Math.floor(runAt / RETENTION_INTERVAL_MS)}`,
+  });
+}
+
+/** Deletes results older than DHS_RESULT_TTL_DAYS (the whole result folder: video and speech). */
+export function retentionHandler(
+  deps: HandlerDeps,
+  ttlDays: number,
+  schedule: (delayMs: number) => Promise<void>,
+): JobHandler {
+  return {
+    kind: QueueKind.RETENTION,
+    async run({ log, signal }) {
+      if (ttlDays > 0) {
+        const cutoff = deps.clock.now() - ttlDays * DAY_MS;
+        let removed = 0;
+        for (;;) {
+          const batch = await deps.jobs.expiredResults(cutoff, 200);
+          for (const job of batch) {
+            if (signal.aborted) throw new Error('aborted');
+            const folder = job.result_key.slice(0, job.result_key.lastIndexOf('/'));
+            await deps.blobs.deletePrefix(folder);
+            await deps.jobs.clearResult(job.id);
+            removed++;
+          }
+          if (batch.length < 200) break;
+        }
+        if (removed > 0) log.info({ removed, ttlDays }, 'deleted expired results');
+      }
+      await schedule(RETENTION_INTERVAL_MS);
+    },
+    async giveUp(_item, err, log) {
+      log.warn({ reason: err.detail.en }, 'retention sweep failed; next one in an hour');
+      await schedule(RETENTION_INTERVAL_MS);
+    },
+  };
+}
