@@ -506,14 +506,14 @@ test('an endless chunked body from a raw socket is cut at the cap', async () => 
   assert.deepEqual(await tmp.left(), []);
 });
 
-test('conflicting Content-Length and chunked framing is refused as a network error', async () => {
+test('conflicting Content-Length and chunked framing is refused as a protocol error (not retried)', async () => {
   const tmp = await scratch();
   const srv = await rawServer((s) => {
     s.end(
       'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     );
   });
-  await rejectsWith(loopbackAllowed().download(srv.base, tmp.file(), big), 'network');
+  await rejectsWith(loopbackAllowed().download(srv.base, tmp.file(), big), 'protocol');
   assert.deepEqual(await tmp.left(), []);
 });
 

@@ -126,6 +126,10 @@ function transportError(err: unknown, target: Target | undefined): FetchError {
     case 'ECONNRESET':
       return new FetchError('network', `connection to ${host} reset`);
     default:
+      // llhttp's codes: the server broke HTTP itself (e.g. more body than its Content-Length said)
+      if (typeof e?.code === 'string' && e.code.startsWith('HPE_')) {
+        return new FetchError('protocol', `${host} sent an invalid HTTP response: ${describe(err)}`);
+      }
       return new FetchError('network', `request to ${host} failed: ${describe(err)}`);
   }
 }

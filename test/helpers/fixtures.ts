@@ -42,7 +42,7 @@ export function testMedia(): FfmpegMedia {
   return media;
 }
 
-interface Recipe {
+export interface Recipe {
   /** Readable part of the cached file name. */
   name: string;
   /** Extension of the output, with the dot; ffmpeg picks the muxer by it. */
@@ -55,7 +55,8 @@ interface Recipe {
 
 const building = new Map<string, Promise<string>>();
 
-async function build(recipe: Recipe): Promise<string> {
+/** Builds (once, cached by recipe) any fixture: for cases the named helpers do not cover. */
+export async function build(recipe: Recipe): Promise<string> {
   const sources = await Promise.all(
     recipe.sources.map(async (s) => {
       const st = await stat(s);
