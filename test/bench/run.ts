@@ -2,6 +2,7 @@
  * `npm run bench`: speed and memory figures (never asserted in unit tests). Prints a table and writes
  * bench-results/bench.json. Runs on the embedded defaults (SQLite, local disk) in a temp dir.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -74,6 +75,28 @@ async function passthroughBench(): Promise<void> {
   record('passthrough real-time factor', s / durationSec, 'x', 'render seconds per output second');
 }
 
+/** The 500 MB download runs in its own process so its RSS is the fetcher's, not this bench's. */
+function downloadBench(): void {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'download-rss.ts')], {
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`download bench failed: ${res.stderr}`);
+  const r = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as {
+    bytes: number;
+    seconds: number;
+    rssBeforeMb: number;
+    peakRssMb: number;
+  };
+  record(
+    '500 MB download: peak RSS',
+    r.peakRssMb,
+    'MB',
+    `target < 200; ${r.rssBeforeMb.toFixed(0)} MB before it started`,
+  );
+  record('500 MB download: speed', r.bytes / 2 ** 20 / r.seconds, 'MB/s', 'loopback, streamed to disk');
+}
+
+downloadBench();
 await apiBench();
 await passthroughBench();
 record('peak RSS of this process', process.memoryUsage().rss / 1024 / 1024, 'MB');
