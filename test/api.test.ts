@@ -388,6 +388,21 @@ describe('limits', () => {
     }
   });
 
+  test('20007 when the account has its limit of jobs processing', async () => {
+    const h = await createHarness({ env: { DHS_MAX_RUNNING_WORKS: '1', DHS_REPEAT_WINDOW_MS: '0' } });
+    try {
+      const c = await h.account({ points: 100 });
+      const token = await h.tokenFor(c);
+      const first = await h.post<{ jobId: string }>('/works/create', { text: 'First one.' }, { token });
+      await h.runtime.jobs.markRunning(first.data.jobId); // as a worker taking it would
+      const second = await h.post('/works/create', { text: 'Second one.' }, { token });
+      assert.equal(second.code, 20007);
+      assert.equal((await h.get<{ balance: number }>('/user/balance', { token })).data.balance, 100 - 1);
+    } finally {
+      await h.close();
+    }
+  });
+
   for (const db of ['sqlite', 'postgres'] as const) {
     test(`50 concurrent submissions against a balance for 10: exactly 10 accepted (${db})`, async (t) => {
       if (db === 'postgres' && !(await postgresAvailable())) return t.skip('no PostgreSQL');
