@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { JobStatus } from '../src/domain/jobs.ts';
@@ -112,6 +113,7 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
     // graceful shutdown of the survivor
     second.kill('SIGTERM');
     assert.equal((await exited(second)).code, 0);
+    assert.deepEqual(readdirSync(join(h.dataDir, 'work')), [], "the killed worker's temp files are gone");
   } finally {
     for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
     await h.close();
