@@ -252,3 +252,51 @@ export function noiseWav(seconds: number): Promise<string> {
     ],
   });
 }
+
+export interface NoFaceVideoOptions {
+  /** Length in seconds (default 12). */
+  seconds?: number;
+}
+
+/**
+ * A valid work video with no face in it: the plain blue background in the top-left corner of
+ * face-en-woman-1.mp4 (a 200x150 crop that her hair never reaches, real camera grain and motion)
+ * scaled to 640x480, 30 fps, looped to `seconds` (default 12), with her own voice, encoded like
+ * videoH264 (H.264 High yuv420p, AAC 44.1 kHz stereo, +faststart).
+ */
+export function noFaceVideo(opts: NoFaceVideoOptions = {}): Promise<string> {
+  const src = sharedMedia('face-en-woman-1.mp4');
+  return build({
+    name: `noface-${opts.seconds ?? 12}s`,
+    ext: '.mp4',
+    sources: [src],
+    args: [
+      '-stream_loop',
+      '-1',
+      '-i',
+      src,
+      '-map',
+      '0:v:0',
+      '-map',
+      '0:a:0',
+      '-t',
+      checkSeconds(opts.seconds ?? 12),
+      '-vf',
+      'crop=200:150:0:0,scale=640:480,setsar=1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '26',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '96k',
+      '-movflags',
+      '+faststart',
+    ],
+  });
+}

@@ -51,9 +51,12 @@ function missing(what: string, cause?: unknown): Error {
   );
 }
 
-/** Finds the package files on disk; throws a clear Error when something is missing. */
-export function locateHumanFiles(): HumanFiles {
-  const require = createRequire(import.meta.url);
+/**
+ * Finds the package files on disk, resolving packages as a module at `from` would (default: this file);
+ * throws a clear Error when something is missing.
+ */
+export function locateHumanFiles(from: string | URL = import.meta.url): HumanFiles {
+  const require = createRequire(from);
   let nodeEntry: string;
   try {
     // Resolving (not loading) the package's "node" entry gives its folder: dist/human.node.js.
@@ -159,6 +162,24 @@ export interface HumanLoadStats {
   backend: string;
 }
 
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+type ProcessListener = (...args: unknown[]) => void;
+/** process as a plain emitter (its typed overloads do not take a union of event names). */
+const emitter: NodeJS.EventEmitter = process;
+
+function listenerSnapshot(): Map<string, ProcessListener[]> {
+  return new Map(PROCESS_EVENTS.map((e) => [e, emitter.listeners(e) as ProcessListener[]]));
+}
+
+function removeAddedListeners(before: Map<string, ProcessListener[]>): void {
+  for (const e of PROCESS_EVENTS) {
+    const had = before.get(e) ?? [];
+    for (const l of emitter.listeners(e) as ProcessListener[]) {
+      if (!had.includes(l)) emitter.removeListener(e, l);
+    }
+  }
+}
+
 let loading: Promise<Human> | null = null;
 let stats: HumanLoadStats | null = null;
 
@@ -167,10 +188,19 @@ async function load(): Promise<Human> {
   const files = locateHumanFiles();
   installFileFetch(files.modelsDir);
   const require = createRequire(import.meta.url);
-  const mod = require(files.entry) as { Human: new (config?: Partial<Config>) => Human };
-  const human = new mod.Human(humanConfig(files));
-  await human.init();
-  await human.load();
+  // The emscripten glue of tfjs-backend-wasm adds process listeners that rethrow every uncaught exception
+  // and unhandled rejection (printing its whole minified source line); they are taken off again below
+  // so the process keeps Node's own behaviour and the application's handlers.
+  const before = listenerSnapshot();
+  let human: Human;
+  try {
+    const mod = require(files.entry) as { Human: new (config?: Partial<Config>) => Human };
+    human = new mod.Human(humanConfig(files));
+    await human.init();
+    await human.load();
+  } finally {
+    removeAddedListeners(before);
+  }
   const backend = String(human.tf.getBackend());
   if (backend !== 'wasm') throw new Error(`face detection: tfjs backend is ${backend}, expected wasm`);
   const models = human.models.loaded();
@@ -183,8 +213,8 @@ async function load(): Promise<Human> {
 }
 
 /**
- * The process's Human instance, loaded on first call (about a second) and cached. A failed load is not
- * cached: the next call tries again. Use `withHuman` to run detection on it.
+ * The process's Human instance, loaded on first call (0.2-0.3 s: wasm backend and two models) and
+ * cached. A failed load is not cached: the next call tries again. Use `withHuman` to run detection on it.
  */
 export function loadHuman(): Promise<Human> {
   if (!loading) {
