@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { HumanFacePresence, type FacePresence } from './engines/face/face-check.ts';
 import { PassthroughLipSync } from './engines/lipsync/passthrough.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from './engines/ports.ts';
 import { BasicVoiceTrainer } from './engines/voice/basic-trainer.ts';
@@ -47,6 +48,7 @@ export interface RuntimeOverrides {
   lipSync?: LipSyncEngine;
   speech?: SpeechEngine;
   trainer?: VoiceTrainer;
+  face?: FacePresence;
   pgSchema?: string;
   /** Fastify logger off (tests). */
   quiet?: boolean;
@@ -125,6 +127,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     blobs,
     fetcher,
     media,
+    face: o.face ?? new HumanFacePresence(media),
     lipSync: o.lipSync ?? new PassthroughLipSync(media),
     speech: o.speech ?? new EspeakSpeechEngine(media),
     trainer: o.trainer ?? new BasicVoiceTrainer(media),

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { JobStatus } from '../src/domain/jobs.ts';
 import { intakeVideo } from '../src/jobs/media-steps.ts';
 import { tempDir } from './helpers/db.ts';
-import { build, sharedMedia, speechWav, videoH264 } from './helpers/fixtures.ts';
+import { build, noFaceVideo, sharedMedia, speechWav, videoH264 } from './helpers/fixtures.ts';
 import { createHarness, type Credentials, type Harness } from './helpers/harness.ts';
 
 /**
@@ -130,6 +130,7 @@ describe('media intake corpus', () => {
     const whole = readFileSync(video);
     const tail = readFileSync(tailIndexed);
     files.set('video.mp4', video);
+    files.set('noface.mp4', await noFaceVideo({ seconds: 12 }));
     files.set('audio.wav', audio);
     files.set('short.wav', shortAudio);
     files.set('short.mp4', shortVideo);
@@ -293,6 +294,7 @@ describe('media intake corpus', () => {
       { what: '5 s video', body: { videoUrl: `${base}/short.mp4`, audioUrl: a }, code: 20004 },
       { what: '240p video', body: { videoUrl: `${base}/240p.mp4`, audioUrl: a }, code: 20022 },
       { what: '5 fps video', body: { videoUrl: `${base}/fps5.mp4`, audioUrl: a }, code: 20023 },
+      { what: 'a video with no face', body: { videoUrl: `${base}/noface.mp4`, audioUrl: a }, code: 20024 },
       { what: '2 s audio', body: { videoUrl: v, audioUrl: `${base}/short.wav` }, code: 20014 },
       {
         what: 'audio URL with no sound stream',

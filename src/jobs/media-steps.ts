@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MAX_AUDIO_BYTES, MAX_VIDEO_BYTES } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
+import { requireFace, type FacePresence } from '../engines/face/face-check.ts';
 import { checkVideoComplete, checkWorkAudio, checkWorkVideo } from '../domain/media-rules.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import { MediaError, type MediaInfo, type MediaTool } from '../repositories/media.ts';
@@ -39,10 +40,10 @@ export async function fetchAndProbe(
 
 /**
  * seed 1.1 videoUrl intake: download, probe, the rules of DECISIONS (container, codec, duration,
- * resolution, frame rate) and a demux pass that catches files cut short.
+ * resolution, frame rate), a demux pass that catches files cut short, and a face.
  */
 export async function intakeVideo(
-  deps: { fetcher: Fetcher; media: MediaTool },
+  deps: { fetcher: Fetcher; media: MediaTool; face: FacePresence },
   url: string,
   dir: string,
   signal: AbortSignal,
@@ -53,6 +54,12 @@ export async function intakeVideo(
     video.info,
     await deps.media.countPackets(video.file, 'video', { signal, timeoutMs: 120_000 }),
   );
+  const v = video.info.video;
+  if (v !== null) {
+    // seed 20024: a digital human needs a face (five frames sampled across the video)
+    const info = { durationSec: video.info.durationSec, width: v.width, height: v.height };
+    await requireFace(deps.face, video.file, info, dir, signal);
+  }
   return video;
 }
 

@@ -1,3 +1,4 @@
+import type { FacePresence } from '../../engines/face/face-check.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from '../../engines/ports.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { AccountsRepository } from '../../repositories/accounts.repository.ts';
@@ -19,6 +20,7 @@ export interface HandlerDeps {
   blobs: BlobStore;
   fetcher: Fetcher;
   media: MediaTool;
+  face: FacePresence;
   lipSync: LipSyncEngine;
   speech: SpeechEngine;
   trainer: VoiceTrainer;
