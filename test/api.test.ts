@@ -99,6 +99,18 @@ describe('seed API', () => {
       assert.equal(res.json<{ code: number }>().code, 20006);
     });
 
+    test('files: unknown keys and path tricks answer 404, broken escapes 400', async () => {
+      for (const url of [
+        '/files/results/nope/video.mp4',
+        '/files/results%2F..%2F..%2Fdhs.sqlite',
+        '/files/..%2Fdhs.sqlite',
+        '/files/%E0%A4%A',
+      ]) {
+        const res = await h.app.inject({ method: 'GET', url });
+        assert.equal(res.statusCode, url.endsWith('%A') ? 400 : 404, url);
+      }
+    });
+
     test('healthz and metrics', async () => {
       const hz = await h.app.inject({ method: 'GET', url: '/healthz' });
       assert.equal(hz.statusCode, 200);

@@ -219,7 +219,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Results with Content-Type, Content-Length, ETag and single-range requests (players seek). */
 async function serveBlob(blobs: BlobStore, req: FastifyRequest, reply: FastifyReply) {
-  const key = decodeURIComponent((req.params as { '*': string })['*'] ?? '');
+  // the router has decoded the path; only plain keys (no '..', no odd characters) are served
+  const key = (req.params as { '*': string })['*'] ?? '';
   const info = isSafeBlobKey(key) ? await blobs.stat(key) : null;
   if (info === null) return reply.status(404).send({ error: 'not found' });
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
