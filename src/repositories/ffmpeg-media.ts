@@ -407,33 +407,7 @@ export class FfmpegMedia implements MediaTool {
   }
 
   async probe(file: string, opts: RunOptions = {}): Promise<MediaInfo> {
-    assertLocalInput(file);
-    const res = await runProcess({
-      bin: this.ffprobePath,
-      args: [
-        '-v',
-        'error',
-        '-protocol_whitelist',
-        'file',
-        '-of',
-        'json',
-        '-show_format',
-        '-show_streams',
-      ].concat(['-i', file]),
-      label: 'ffprobe',
-      timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
-      signal: opts.signal,
-      collectStdout: true,
-    });
-    if (res.code !== 0) {
-      throw new MediaError('unreadable', `ffprobe cannot read ${file}: ${exitDescription(res)}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(res.stdout.toString('utf8'));
-    } catch {
-      throw new MediaError('unreadable', `ffprobe gave no JSON for ${file}`);
-    }
+    const json = await this.ffprobeJson(file, ['-show_format', '-show_streams'], opts);
     let fallbackSize = 0;
     try {
       fallbackSize = (await stat(file)).size;
@@ -449,36 +423,31 @@ export class FfmpegMedia implements MediaTool {
   }
 
   async countPackets(file: string, stream: 'video' | 'audio', opts: RunOptions = {}): Promise<number> {
+    const selected = ['-select_streams', stream === 'video' ? 'v:0' : 'a:0'];
+    const json = (await this.ffprobeJson(
+      file,
+      [...selected, '-count_packets', '-show_entries', 'stream=nb_read_packets'],
+      opts,
+    )) as { streams?: Array<{ nb_read_packets?: string }> };
+    return Number(json.streams?.[0]?.nb_read_packets ?? 0) || 0;
+  }
+
+  /** ffprobe on a local file only (protocol whitelist `file`), JSON out; MediaError('unreadable') otherwise. */
+  private async ffprobeJson(file: string, show: string[], opts: RunOptions): Promise<unknown> {
     assertLocalInput(file);
     const res = await runProcess({
       bin: this.ffprobePath,
-      args: [
-        '-v',
-        'error',
-        '-protocol_whitelist',
-        'file',
-        '-select_streams',
-        stream === 'video' ? 'v:0' : 'a:0',
-        '-count_packets',
-        '-show_entries',
-        'stream=nb_read_packets',
-        '-of',
-        'json',
-        '-i',
-        file,
-      ],
+      args: ['-v', 'error', '-protocol_whitelist', 'file', '-of', 'json', ...show, '-i', file],
       label: 'ffprobe',
       timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
       signal: opts.signal,
       collectStdout: true,
     });
-    if (res.code !== 0)
+    if (res.code !== 0) {
       throw new MediaError('unreadable', `ffprobe cannot read ${file}: ${exitDescription(res)}`);
+    }
     try {
-      const json = JSON.parse(res.stdout.toString('utf8')) as {
-        streams?: Array<{ nb_read_packets?: string }>;
-      };
-      return Number(json.streams?.[0]?.nb_read_packets ?? 0) || 0;
+      return JSON.parse(res.stdout.toString('utf8')) as unknown;
     } catch {
       throw new MediaError('unreadable', `ffprobe gave no JSON for ${file}`);
     }

@@ -9,7 +9,7 @@ import {
   type JobMode,
   type JobType,
 } from '../domain/jobs.ts';
-import { changeBalance, lockAccount } from './accounts.repository.ts';
+import { changeBalance, lockAccount, type Account } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
 import type { DB, JobsTable } from './db/schema.ts';
@@ -36,6 +36,25 @@ export interface JobResult {
   resultKey: string;
   durationSec: number;
   newAudioUrl?: string;
+}
+
+/**
+ * Locks the job's account (the order every money transaction takes locks in), then reads the job as it
+ * is under that lock: a concurrent settlement has either committed or not started.
+ */
+async function lockJobAccount(
+  trx: Kysely<DB>,
+  id: string,
+  now: number,
+): Promise<{ account: Account; job: Job }> {
+  const owner = await trx
+    .selectFrom('jobs')
+    .select('account_id')
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  const account = await lockAccount(trx, owner.account_id, now);
+  const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return { account, job };
 }
 
 /** Builds the callback for a job's final state; null when the job has no callbackUrl. */
@@ -190,13 +209,7 @@ export class JobsRepository {
   async reserveUpTo(id: string, totalPoints: number): Promise<void> {
     const now = this.clock.now();
     await this.database.tx(async (trx) => {
-      const owner = await trx
-        .selectFrom('jobs')
-        .select('account_id')
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      const account = await lockAccount(trx, owner.account_id, now);
-      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const { account, job } = await lockJobAccount(trx, id, now);
       const done = await trx
         .selectFrom('ledger')
         .select('id')
@@ -288,13 +301,7 @@ export class JobsRepository {
   ): Promise<Job> {
     const now = this.clock.now();
     return this.database.tx(async (trx) => {
-      const owner = await trx
-        .selectFrom('jobs')
-        .select('account_id')
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      const account = await lockAccount(trx, owner.account_id, now);
-      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const { account, job } = await lockJobAccount(trx, id, now);
       if (job.status >= JobStatus.DONE) return job;
       const { settlement: s, set } = end(job, account.balance, now);
       const ended = await trx
