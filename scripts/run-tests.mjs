@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every unit test (src/**/*.test.ts) and integration test (test/**/*.test.ts) with node's test
+// Runs every unit test (src/**/*.test.ts, eval/**/*.test.ts) and integration test (test/**/*.test.ts) with node's test
 // runner through tsx. Node 20's --test takes no globs, so the files are listed here.
 // Arguments narrow the run: `npm test -- src/domain` runs only files under those paths.
 import { readdirSync, statSync } from 'node:fs';
@@ -19,7 +19,11 @@ function walk(dir, out) {
   return out;
 }
 
-const files = [...walk(join(root, 'src'), []), ...walk(join(root, 'test'), [])]
+const files = [
+  ...walk(join(root, 'src'), []),
+  ...walk(join(root, 'test'), []),
+  ...walk(join(root, 'eval'), []),
+]
   .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p.replace(/^\.\//, ''))))
   .sort();
 if (files.length === 0) {
