@@ -184,7 +184,6 @@ describe('media intake corpus', () => {
         DHS_REPEAT_WINDOW_MS: '0',
         DHS_MAX_PENDING_WORKS: '100',
         DHS_MAX_RUNNING_WORKS: '100',
-        DHS_RATE_LIMIT_PER_MIN: '1000000',
       },
     });
     c = await h.account({ points: 10_000 });

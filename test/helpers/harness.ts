@@ -45,6 +45,8 @@ export async function createHarness(
     DHS_POLL_INTERVAL_MS: '20',
     DHS_LOG_LEVEL: 'silent',
     DHS_PUBLIC_URL: 'http://127.0.0.1:9',
+    // tests poll status endpoints in tight loops; the rate-limit tests set their own limit
+    DHS_RATE_LIMIT_PER_MIN: '1000000',
     ...(opts.db === 'postgres' ? { DHS_DATABASE_URL: PG_URL } : {}),
     ...opts.env,
   });
