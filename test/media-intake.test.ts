@@ -11,6 +11,17 @@ import { tempDir } from './helpers/db.ts';
 import { build, noFaceVideo, sharedMedia, speechWav, videoH264 } from './helpers/fixtures.ts';
 import { createHarness, type Credentials, type Harness } from './helpers/harness.ts';
 
+/** A clip of face-en-man-2.mp4 looped to `seconds`, re-encoded with `args` (cached by recipe). */
+function faceClip(name: string, ext: string, seconds: number, args: string[]): Promise<string> {
+  const face = sharedMedia('face-en-man-2.mp4');
+  return build({
+    name,
+    ext,
+    sources: [face],
+    args: ['-stream_loop', '-1', '-i', face, '-t', String(seconds), ...args],
+  });
+}
+
 /**
  * The corpus of bad inputs (media-intake issue): every case gets its exact code, the process stays
  * up, nothing is charged, no temp file is left, and the job and queue tables say what happened.
@@ -24,103 +35,58 @@ describe('media intake corpus', () => {
   const files = new Map<string, string>();
 
   before(async () => {
-    const face = sharedMedia('face-en-man-2.mp4');
     const [video, audio, shortAudio, shortVideo, lowVideo, webm, hevc, slow] = await Promise.all([
       videoH264({ seconds: 12 }),
       speechWav({ lang: 'en', seconds: 8 }),
       speechWav({ lang: 'en', seconds: 2 }),
       videoH264({ seconds: 5 }),
       videoH264({ seconds: 12, height: 240 }),
-      build({
-        name: 'vp9-12s',
-        ext: '.webm',
-        sources: [face],
-        args: [
-          '-stream_loop',
-          '-1',
-          '-i',
-          face,
-          '-t',
-          '12',
-          '-vf',
-          'scale=480:480',
-          '-c:v',
-          'libvpx-vp9',
-          '-deadline',
-          'realtime',
-          '-cpu-used',
-          '8',
-          '-b:v',
-          '500k',
-          '-c:a',
-          'libopus',
-        ],
-      }),
-      build({
-        name: 'hevc-12s',
-        ext: '.mp4',
-        sources: [face],
-        args: [
-          '-stream_loop',
-          '-1',
-          '-i',
-          face,
-          '-t',
-          '12',
-          '-vf',
-          'scale=480:480',
-          '-c:v',
-          'libx265',
-          '-preset',
-          'ultrafast',
-          '-x265-params',
-          'log-level=error',
-          '-c:a',
-          'aac',
-        ],
-      }),
-      build({
-        name: 'fps5-12s',
-        ext: '.mp4',
-        sources: [face],
-        args: [
-          '-stream_loop',
-          '-1',
-          '-i',
-          face,
-          '-t',
-          '12',
-          '-vf',
-          'fps=5',
-          '-c:v',
-          'libx264',
-          '-preset',
-          'ultrafast',
-          '-c:a',
-          'aac',
-        ],
-      }),
-    ]);
-    // no +faststart: the index sits at the end, so a cut-off copy cannot even be probed
-    const tailIndexed = await build({
-      name: 'tail-index-12s',
-      ext: '.mp4',
-      sources: [face],
-      args: [
-        '-stream_loop',
-        '-1',
-        '-i',
-        face,
-        '-t',
-        '12',
+      faceClip('vp9-12s', '.webm', 12, [
+        '-vf',
+        'scale=480:480',
+        '-c:v',
+        'libvpx-vp9',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-b:v',
+        '500k',
+        '-c:a',
+        'libopus',
+      ]),
+      faceClip('hevc-12s', '.mp4', 12, [
+        '-vf',
+        'scale=480:480',
+        '-c:v',
+        'libx265',
+        '-preset',
+        'ultrafast',
+        '-x265-params',
+        'log-level=error',
+        '-c:a',
+        'aac',
+      ]),
+      faceClip('fps5-12s', '.mp4', 12, [
+        '-vf',
+        'fps=5',
         '-c:v',
         'libx264',
         '-preset',
         'ultrafast',
         '-c:a',
         'aac',
-      ],
-    });
+      ]),
+    ]);
+    // no +faststart: the index sits at the end, so a cut-off copy cannot even be probed
+    const tailIndexed = await faceClip('tail-index-12s', '.mp4', 12, [
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-c:a',
+      'aac',
+    ]);
     const dir = tempDir();
     const write = (name: string, data: Buffer) => {
       const f = join(dir, name);
@@ -341,30 +307,18 @@ describe('media intake corpus', () => {
   });
 
   test('4K 60 fps is within the rules', async () => {
-    const face = sharedMedia('face-en-man-2.mp4');
-    const uhd = await build({
-      name: 'uhd60-11s',
-      ext: '.mp4',
-      sources: [face],
-      args: [
-        '-stream_loop',
-        '-1',
-        '-i',
-        face,
-        '-t',
-        '11',
-        '-vf',
-        'scale=2160:2160,pad=3840:2160:840:0,fps=60',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-crf',
-        '35',
-        '-c:a',
-        'aac',
-      ],
-    });
+    const uhd = await faceClip('uhd60-11s', '.mp4', 11, [
+      '-vf',
+      'scale=2160:2160,pad=3840:2160:840:0,fps=60',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-crf',
+      '35',
+      '-c:a',
+      'aac',
+    ]);
     files.set('uhd.mp4', uhd);
     const dir = tempDir();
     const { info } = await intakeVideo(
