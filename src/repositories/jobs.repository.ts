@@ -1,14 +1,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { settleFailure, settleSuccess } from '../domain/billing.ts';
 import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
-import {
-  CALLBACK_RETRY_DELAYS_MS,
-  JobStatus,
-  QueueKind,
-  type CallbackRequest,
-  type JobMode,
-  type JobType,
-} from '../domain/jobs.ts';
+import { JobStatus, type CallbackRequest, type JobMode, type JobType } from '../domain/jobs.ts';
 import { changeBalance, lockAccount, type Account } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
@@ -361,17 +354,11 @@ export class JobsRepository {
   private async enqueueCallback(trx: Kysely<DB>, job: Job, callback: CallbackBuilder): Promise<void> {
     const cb = callback(job);
     if (cb === null) return;
-    await this.queue.enqueue(trx, {
-      kind: QueueKind.CALLBACK,
+    await this.queue.enqueueCallback(trx, {
       refId: job.id,
-      payload: {
-        url: cb.url,
-        body: cb.body,
-        accountId: job.account_id,
-        messageId: `msg_${job.id}_${job.status}`,
-      },
-      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
-      dedupeKey: `callback:${job.id}:${job.status}`,
+      accountId: job.account_id,
+      eventKey: `${job.id}_${job.status}`,
+      callback: cb,
     });
   }
 

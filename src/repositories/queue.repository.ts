@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { CALLBACK_RETRY_DELAYS_MS, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
 import type { DB, QueueTable } from './db/schema.ts';
@@ -58,6 +59,28 @@ export class QueueRepository {
       .onConflict((oc) => oc.column('dedupe_key').doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? id : null;
+  }
+
+  /**
+   * A callback delivery for one event of a resource (a job or training reaching a status): the message
+   * id and dedupe key are the event's, so retries reuse the id and the event is never queued twice.
+   */
+  async enqueueCallback(
+    db: Kysely<DB>,
+    e: { refId: string; accountId: string; eventKey: string; callback: CallbackRequest },
+  ): Promise<void> {
+    await this.enqueue(db, {
+      kind: QueueKind.CALLBACK,
+      refId: e.refId,
+      payload: {
+        url: e.callback.url,
+        body: e.callback.body,
+        accountId: e.accountId,
+        messageId: `msg_${e.eventKey}`,
+      },
+      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
+      dedupeKey: `callback:${e.eventKey}`,
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
-import { CALLBACK_RETRY_DELAYS_MS, JobStatus, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
+import { JobStatus, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
 import type { VoiceTier } from '../engines/ports.ts';
 import { lockAccount } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
@@ -293,17 +293,11 @@ export class VoicesRepository {
   ): Promise<void> {
     const cb = callback(voice);
     if (cb === null) return;
-    await this.queue.enqueue(trx, {
-      kind: QueueKind.CALLBACK,
+    await this.queue.enqueueCallback(trx, {
       refId: voice.id,
-      payload: {
-        url: cb.url,
-        body: cb.body,
-        accountId: voice.account_id,
-        messageId: `msg_${trainingId}_${voice.status}`,
-      },
-      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
-      dedupeKey: `callback:${trainingId}:${voice.status}`,
+      accountId: voice.account_id,
+      eventKey: `${trainingId}_${voice.status}`,
+      callback: cb,
     });
   }
 }
