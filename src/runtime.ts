@@ -196,7 +196,11 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
           synthHandler(handlerDeps),
           trainHandler(handlerDeps),
           callbackHandler(handlerDeps),
-          retentionHandler(handlerDeps, config.resultTtlDays, runtime.scheduleRetention),
+          retentionHandler(handlerDeps, {
+            ttlDays: config.resultTtlDays,
+            pruneTokens: () => tokensRepo.prune(),
+            schedule: runtime.scheduleRetention,
+          }),
         ],
         clock,
         metrics,

@@ -44,6 +44,9 @@ test('results older than DHS_RESULT_TTL_DAYS are deleted by the hourly sweep; ne
       url: new URL(h.runtime.blobs.publicUrl(old.key)).pathname,
     });
     assert.equal(served.statusCode, 404);
+    // expired tokens were forgotten too (the ones issued 31 and 11 days ago)
+    const tokens = await h.runtime.database.db.selectFrom('tokens').selectAll().execute();
+    assert.equal(tokens.length, 0);
     // the next sweep is scheduled an hour on
     const next = (await h.runtime.queue.listByRef('retention')).filter((q) => q.state === 'queued');
     assert.equal(next.length, 1);

@@ -29,15 +29,20 @@ export async function scheduleRetention(
   });
 }
 
-/** Deletes results older than DHS_RESULT_TTL_DAYS (the whole result folder: video and speech). */
+/**
+ * The hourly housekeeping sweep: deletes results older than DHS_RESULT_TTL_DAYS (the whole result
+ * folder: video and speech) and forgets expired tokens and replay records.
+ */
 export function retentionHandler(
   deps: HandlerDeps,
-  ttlDays: number,
-  schedule: (delayMs: number) => Promise<void>,
+  o: { ttlDays: number; pruneTokens: () => Promise<number>; schedule: (delayMs: number) => Promise<void> },
 ): JobHandler {
+  const { ttlDays, schedule } = o;
   return {
     kind: QueueKind.RETENTION,
     async run({ log, signal }) {
+      const pruned = await o.pruneTokens();
+      if (pruned > 0) log.debug({ pruned }, 'forgot expired tokens and signatures');
       if (ttlDays > 0) {
         const cutoff = deps.clock.now() - ttlDays * DAY_MS;
         let removed = 0;
