@@ -14,6 +14,7 @@ import {
   EspeakSpeechEngine,
   planPieces,
   rateFor,
+  resampleLinear,
   targetF0,
   WavWriter,
 } from './espeak-tts.ts';
@@ -174,7 +175,7 @@ describe('EspeakSpeechEngine', () => {
   const ZH = '你好，欢迎使用数字人语音合成服务。今天是2026年3月5日，气温25度。';
   const EN = 'Hello and welcome. The meeting starts at 9 and costs $5 per person.';
 
-  it('has its name', () => assert.equal(engine.name, 'espeak-baseline'));
+  it('has its name', () => assert.equal(engine.name, 'baseline-espeak-flite'));
 
   it('speaks Mandarin', async () => {
     const { durationSec, pcm, levelDb } = await speak(ZH);
@@ -314,5 +315,22 @@ describe('EspeakSpeechEngine', () => {
     assert.ok(Math.abs(info.durationSec - durationSec) < 0.5);
     // Holding the PCM as float32 would take about 170 MB on its own.
     assert.ok(rssMB < 600, `peak RSS ${rssMB} MB`);
+  });
+});
+
+describe('resampleLinear', () => {
+  it('keeps the duration and the waveform', () => {
+    const from = 16_000;
+    const to = 22_050;
+    const src = new Int16Array(from).map((_, i) =>
+      Math.round(10_000 * Math.sin((2 * Math.PI * 200 * i) / from)),
+    );
+    const out = resampleLinear(src, from, to);
+    assert.equal(out.length, to);
+    for (const i of [100, 5000, 12_345]) {
+      const expected = 10_000 * Math.sin((2 * Math.PI * 200 * i) / to);
+      assert.ok(Math.abs((out[i] ?? 0) - expected) < 150, `sample ${i}`);
+    }
+    assert.equal(resampleLinear(src, from, from), src);
   });
 });
