@@ -4,6 +4,7 @@
  * pitch spread, syllable rate and loudness of the speech. The espeak baseline uses the pitch; later
  * engines may use more.
  */
+import { analyzeSpeaker } from './envelope.ts';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { VoiceProfile, VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
@@ -19,6 +20,19 @@ import {
 } from './dsp.ts';
 
 export const TRAINING_SAMPLE_RATE = 16_000;
+/** Audio the spectral envelope is learned from, at most (memory stays bounded for long recordings). */
+export const ENVELOPE_MAX_SECONDS = 180;
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 /** Less speech than this over all files is refused (ports.ts: VoiceTrainer). */
 export const MIN_SPEECH_SECONDS = 3;
 /** Pitch search range for speaking voices, Hz. */
@@ -34,10 +48,18 @@ export class BasicVoiceTrainer implements VoiceTrainer {
     let peaks = 0;
     let speechEnergy = 0;
     let speechFrames = 0;
+    // The spectral envelope (envelope.ts) is learned from the first ENVELOPE_MAX_SECONDS of audio.
+    const forEnvelope: Float32Array[] = [];
+    let envelopeSamples = 0;
     for (const file of input.audioFiles) {
       input.signal.throwIfAborted();
       const pcm = await this.media.decodeAudio(file, TRAINING_SAMPLE_RATE, { signal: input.signal });
       const vad = detectSpeech(pcm, TRAINING_SAMPLE_RATE);
+      const room = ENVELOPE_MAX_SECONDS * TRAINING_SAMPLE_RATE - envelopeSamples;
+      if (room > 0) {
+        forEnvelope.push(pcm.length > room ? pcm.slice(0, room) : pcm);
+        envelopeSamples += Math.min(room, pcm.length);
+      }
       speechSeconds += vad.speechSeconds;
       peaks += countEnergyPeaks(vad.levelsDb, vad.speech);
       vad.speech.forEach((isSpeech, f) => {
@@ -80,6 +102,8 @@ export class BasicVoiceTrainer implements VoiceTrainer {
       f0RangeSemitones: round(semitones(percentile(f0, 10), percentile(f0, 90)), 2),
       speakingRate: round(peaks / speechSeconds, 2),
       loudnessDb: round(speechFrames > 0 ? toDb(Math.sqrt(speechEnergy / speechFrames)) : SILENCE_DB, 1),
+      // What the speech engine converts its output toward (LITE: statistics + 32 frames; PRO: 128).
+      extra: { envelope: analyzeSpeaker(concat(forEnvelope), input.tier) },
     };
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Baseline speech: Mandarin by eSpeak NG (the @echogarden emscripten build, 22.05 kHz 16-bit mono, `cmn`
  * voice, the only offline Mandarin here) and English by flite (`flite.ts`, the awb diphone voice: WER
- * about 0.05 under pocketsphinx where espeak's English scores 0.7-0.85). Offline; a voice profile only
- * steers the pitch. The text is split into one-language runs and pieces of at most
- * MAX_PIECE_CHARS, each piece is synthesized and appended to a 16-bit WAV file in workDir (memory stays
- * bounded by one piece, however long the text), and ffmpeg turns that file into the output format.
+ * about 0.05 under pocketsphinx where espeak's English scores 0.7-0.85). Offline. A voice profile sets
+ * the pitch, and a trained voice's spectral envelope (`envelope.ts`) converts each piece toward the
+ * speaker (`convert.ts`: LITE by statistics and a small codebook, PRO frame-wise from a larger one).
+ * The text is split into one-language runs and pieces of at most MAX_PIECE_CHARS, each piece is
+ * synthesized and appended to a 16-bit WAV file in workDir (memory stays bounded by one piece, however
+ * long the text), and ffmpeg turns that file into the output format.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
@@ -14,6 +16,8 @@ import { extname, join } from 'node:path';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { SpeechEngine, SpeechInput, SpeechLanguage, VoiceProfile } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
+import { convertVoice } from './convert.ts';
+import { envelopeOfProfile } from './envelope.ts';
 import { durationStretchFor, synthesizeEnglish } from './flite.ts';
 import { endsSentence, isSpeakable, normalizeText, splitByScript, splitIntoPieces } from './text.ts';
 
@@ -225,6 +229,19 @@ export function planPieces(text: string): Piece[] {
   return pieces;
 }
 
+function toFloat(pcm: Int16Array): Float32Array {
+  const out = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) out[i] = (pcm[i] as number) / 32768;
+  return out;
+}
+
+function toInt16(pcm: Float32Array): Int16Array {
+  const out = new Int16Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++)
+    out[i] = Math.max(-32768, Math.min(32767, Math.round((pcm[i] as number) * 32768)));
+  return out;
+}
+
 /** 16-bit PCM from one rate to another by linear interpolation (speech band-limited well below both). */
 export function resampleLinear(pcm: Int16Array, from: number, to: number): Int16Array {
   if (from === to || pcm.length === 0) return pcm;
@@ -317,6 +334,8 @@ export class EspeakSpeechEngine implements SpeechEngine {
     // crossLanguage: each piece simply speaks its own language with that language's voice, so the
     // baseline behaves the same either way; a cloning engine uses it to carry the voice across.
     const totalChars = pieces.reduce((n, p) => n + p.text.length, 0);
+    // A trained voice carries its spectral envelope: each piece is converted toward it (convert.ts).
+    const target = input.voice === null ? null : envelopeOfProfile(input.voice.extra);
 
     await mkdir(input.workDir, { recursive: true });
     const wavPath = join(input.workDir, `espeak-${randomUUID()}.wav`);
@@ -336,6 +355,9 @@ export class EspeakSpeechEngine implements SpeechEngine {
         } else {
           const { voice, pitch } = chooseVoice(piece.lang, f0);
           pcm = this.speakPiece(worker, voice, pitch, rate, piece.text);
+        }
+        if (target !== null && input.voice !== null) {
+          pcm = toInt16(convertVoice(toFloat(pcm), worker.samplerate, null, target, input.voice.tier));
         }
         await wav.write(applyGain(pcm, input.volumeRatio));
         await wav.silence(piece.pauseAfterSec * pauseScale);

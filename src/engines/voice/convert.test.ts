@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { convertVoice } from './convert.ts';
+import { analyzeSpeaker, MelAnalyzer } from './envelope.ts';
+
+/**
+ * Speech-like test signal: a jittered pulse train at `f0` through three resonators whose frequencies
+ * (times `scale`) glide between two vowels, in 300 ms syllables separated by 100 ms pauses.
+ */
+function voice(sampleRate: number, seconds: number, f0: number, scale: number): Float32Array {
+  const n = Math.round(sampleRate * seconds);
+  const out = new Float32Array(n);
+  const state = [0, 0, 0, 0, 0, 0];
+  let phase = 0;
+  let seed = 7;
+  const noise = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  for (let i = 0; i < n; i++) {
+    const t = i / sampleRate;
+    const syl = t % 0.4;
+    const on = syl < 0.3 ? Math.sin((Math.PI * syl) / 0.3) : 0;
+    const mix = 0.5 + 0.5 * Math.sin(2 * Math.PI * 1.3 * t);
+    const formants = [700 - 400 * mix, 1200 + 1000 * mix, 2600].map((f) => f * scale);
+    phase += (f0 * (1 + 0.02 * Math.sin(2 * Math.PI * 5 * t))) / sampleRate;
+    let x = 0;
+    if (phase >= 1) {
+      phase -= 1;
+      x = 1;
+    }
+    x = (x + 0.02 * noise()) * on;
+    for (let r = 0; r < 3; r++) {
+      const f = formants[r] as number;
+      const bw = 80 + 40 * r;
+      const rad = Math.exp((-Math.PI * bw) / sampleRate);
+      const a1 = 2 * rad * Math.cos((2 * Math.PI * f) / sampleRate);
+      const a2 = -rad * rad;
+      const y = (1 - rad) * x + a1 * (state[2 * r] as number) + a2 * (state[2 * r + 1] as number);
+      state[2 * r + 1] = state[2 * r] as number;
+      state[2 * r] = y;
+      x = y;
+    }
+    out[i] = x;
+  }
+  let peak = 0;
+  for (const v of out) peak = Math.max(peak, Math.abs(v));
+  for (let i = 0; i < n; i++) out[i] = ((out[i] as number) / peak) * 0.5;
+  return out;
+}
+
+/** Mean log-mel band profile (mean over the signal's loud frames, overall level removed). */
+function meanShape(pcm: Float32Array, sampleRate: number): number[] {
+  const an = new MelAnalyzer(sampleRate, 512, 400);
+  const re = new Float64Array(512);
+  const im = new Float64Array(512);
+  const power = new Float64Array(an.bins);
+  const lm = new Float64Array(40);
+  const sum = new Array<number>(40).fill(0);
+  let n = 0;
+  for (let s = 0; s + 400 <= pcm.length; s += 160) {
+    an.spectrum(pcm, s, re, im);
+    an.power(re, im, power);
+    let e = 0;
+    for (const p of power) e += p;
+    if (e < 1e-3) continue;
+    an.logMel(power, lm);
+    n++;
+    lm.forEach((v, b) => (sum[b] = (sum[b] as number) + v));
+  }
+  const mean = sum.map((v) => v / n);
+  const level = mean.reduce((a, b) => a + b, 0) / 40;
+  return mean.map((v) => v - level);
+}
+
+const distance = (a: number[], b: number[]): number =>
+  Math.sqrt(a.reduce((s, v, i) => s + (v - (b[i] as number)) ** 2, 0) / a.length);
+
+for (const tier of ['LITE', 'PRO'] as const) {
+  test(`convertVoice ${tier}: imposes the target's envelope, same length, finite, no clipping`, () => {
+    const rate = 16_000;
+    const input = voice(rate, 3, 110, 1);
+    const targetSpeech = voice(rate, 6, 110, 1.3);
+    const target = analyzeSpeaker(targetSpeech, tier);
+    const out = convertVoice(input, rate, null, target, tier);
+    assert.equal(out.length, input.length);
+    let peak = 0;
+    for (const v of out) {
+      assert.ok(Number.isFinite(v));
+      peak = Math.max(peak, Math.abs(v));
+    }
+    assert.ok(peak <= 0.99 && peak > 0.05, `peak ${peak}`);
+    const goal = meanShape(targetSpeech, rate);
+    const before = distance(meanShape(input, rate), goal);
+    const after = distance(meanShape(out, rate), goal);
+    assert.ok(after < 0.5 * before, `distance to the target's envelope ${before} -> ${after}`);
+  });
+}
+
+test('convertVoice toward the input own envelope changes little, at 22.05 kHz too', () => {
+  for (const rate of [16_000, 22_050]) {
+    const input = voice(rate, 3, 140, 1);
+    const at16 = voice(16_000, 3, 140, 1);
+    const out = convertVoice(input, rate, null, analyzeSpeaker(at16, 'LITE'), 'LITE');
+    let num = 0;
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < input.length; i++) {
+      num += (input[i] as number) * (out[i] as number);
+      a += (input[i] as number) ** 2;
+      b += (out[i] as number) ** 2;
+    }
+    const corr = num / Math.sqrt(a * b);
+    assert.ok(corr > 0.9, `rate ${rate}: correlation ${corr}`);
+  }
+});
+
+test('convertVoice: silence and tiny inputs pass through', () => {
+  const target = analyzeSpeaker(voice(16_000, 4, 110, 1), 'PRO');
+  assert.equal(convertVoice(new Float32Array(0), 16_000, null, target, 'PRO').length, 0);
+  const silence = new Float32Array(5000);
+  const out = convertVoice(silence, 16_000, null, target, 'PRO');
+  assert.equal(out.length, 5000);
+  for (const v of out) assert.equal(v, 0);
+});
+
+test('convertVoice is fast enough for LITE (well under 0.05 of real time)', () => {
+  const rate = 22_050;
+  const input = voice(rate, 10, 120, 1);
+  const target = analyzeSpeaker(voice(16_000, 6, 200, 1.2), 'PRO');
+  convertVoice(input.subarray(0, rate), rate, null, target, 'PRO'); // warm-up (JIT)
+  for (const tier of ['LITE', 'PRO'] as const) {
+    const t0 = performance.now();
+    convertVoice(input, rate, null, target, tier);
+    const rtf = (performance.now() - t0) / 1000 / 10;
+    assert.ok(rtf < (tier === 'LITE' ? 0.03 : 0.1), `${tier} RTF ${rtf}`);
+  }
+});
