@@ -4,7 +4,6 @@ import {
   concatRows,
   dctMatrix,
   deltas,
-  fft,
   hzToMel,
   melFilterbank,
   melToHz,
@@ -26,20 +25,6 @@ function noise(n: number, seed = 7): Float64Array {
   return out;
 }
 
-function naiveDft(re: Float64Array, im: Float64Array): { re: Float64Array; im: Float64Array } {
-  const n = re.length;
-  const outRe = new Float64Array(n);
-  const outIm = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    for (let t = 0; t < n; t++) {
-      const a = (-2 * Math.PI * k * t) / n;
-      outRe[k] = (outRe[k] as number) + (re[t] as number) * Math.cos(a) - (im[t] as number) * Math.sin(a);
-      outIm[k] = (outIm[k] as number) + (re[t] as number) * Math.sin(a) + (im[t] as number) * Math.cos(a);
-    }
-  }
-  return { re: outRe, im: outIm };
-}
-
 /** A tone (or sum of tones) at 16 kHz. */
 function tone(seconds: number, hz: number[], amp = 0.3, sampleRate = 16000): Float32Array {
   const out = new Float32Array(Math.round(seconds * sampleRate));
@@ -51,36 +36,8 @@ function tone(seconds: number, hz: number[], amp = 0.3, sampleRate = 16000): Flo
   return out;
 }
 
-describe('fft', () => {
-  it('matches a naive DFT on complex input', () => {
-    for (const n of [1, 2, 4, 8, 64, 256]) {
-      const re = noise(n, 3);
-      const im = noise(n, 11);
-      const expected = naiveDft(re, im);
-      fft(re, im);
-      for (let k = 0; k < n; k++) {
-        assert.ok(Math.abs((re[k] as number) - (expected.re[k] as number)) < 1e-9, `re[${k}] of ${n}`);
-        assert.ok(Math.abs((im[k] as number) - (expected.im[k] as number)) < 1e-9, `im[${k}] of ${n}`);
-      }
-    }
-  });
-
-  it('puts a cosine at its bin and the mirror bin', () => {
-    const n = 512;
-    const re = new Float64Array(n);
-    const im = new Float64Array(n);
-    for (let t = 0; t < n; t++) re[t] = Math.cos((2 * Math.PI * 37 * t) / n);
-    fft(re, im);
-    const mag = Array.from(re, (r, k) => Math.hypot(r, im[k] as number));
-    assert.ok(Math.abs((mag[37] as number) - n / 2) < 1e-6);
-    assert.ok(Math.abs((mag[n - 37] as number) - n / 2) < 1e-6);
-    const others = mag.filter((_, k) => k !== 37 && k !== n - 37);
-    assert.ok(Math.max(...others) < 1e-6);
-  });
-
-  it('refuses lengths that are not powers of two', () => {
-    assert.throws(() => fft(new Float64Array(12), new Float64Array(12)), RangeError);
-    assert.throws(() => fft(new Float64Array(8), new Float64Array(4)), RangeError);
+describe('nextPow2', () => {
+  it('rounds up to a power of two', () => {
     assert.equal(nextPow2(400), 512);
     assert.equal(nextPow2(512), 512);
     assert.equal(nextPow2(1), 1);

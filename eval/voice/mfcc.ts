@@ -1,64 +1,17 @@
 /**
  * MFCC features for the speaker identifier of the voice eval: 16 kHz mono float PCM -> 25 ms Hamming
- * frames every 10 ms (pre-emphasis 0.97), power spectrum by a radix-2 FFT, a triangular mel filterbank,
+ * frames every 10 ms (pre-emphasis 0.97), power spectrum by the project's radix-2 FFT (src/engines/voice/fft.ts), a triangular mel filterbank,
  * log, DCT-II. Optional deltas, an energy-based choice of speech frames and cepstral mean normalisation
  * (CMN over the chosen frames, which removes a fixed recording channel). Pure functions, no I/O.
  */
+
+import { Fft } from '../../src/engines/voice/fft.ts';
 
 /** A row-major matrix of `count` feature vectors of `dim` values each. */
 export interface FrameMatrix {
   readonly data: Float64Array;
   readonly count: number;
   readonly dim: number;
-}
-
-/** In-place radix-2 complex FFT (forward, unscaled); the length must be a power of two. */
-export function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  if (im.length !== n) throw new RangeError('fft: re and im differ in length');
-  if (n <= 1) return;
-  if ((n & (n - 1)) !== 0) throw new RangeError(`fft: length ${n} is not a power of two`);
-  // Bit-reversal permutation.
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      const tr = re[i] as number;
-      re[i] = re[j] as number;
-      re[j] = tr;
-      const ti = im[i] as number;
-      im[i] = im[j] as number;
-      im[j] = ti;
-    }
-  }
-  for (let size = 2; size <= n; size <<= 1) {
-    const half = size >> 1;
-    const step = (-2 * Math.PI) / size;
-    const wRe = Math.cos(step);
-    const wIm = Math.sin(step);
-    for (let start = 0; start < n; start += size) {
-      let cRe = 1;
-      let cIm = 0;
-      for (let k = 0; k < half; k++) {
-        const a = start + k;
-        const b = a + half;
-        const bRe = re[b] as number;
-        const bIm = im[b] as number;
-        const tRe = bRe * cRe - bIm * cIm;
-        const tIm = bRe * cIm + bIm * cRe;
-        const aRe = re[a] as number;
-        const aIm = im[a] as number;
-        re[b] = aRe - tRe;
-        im[b] = aIm - tIm;
-        re[a] = aRe + tRe;
-        im[a] = aIm + tIm;
-        const next = cRe * wRe - cIm * wIm;
-        cIm = cRe * wIm + cIm * wRe;
-        cRe = next;
-      }
-    }
-  }
 }
 
 /** The smallest power of two >= n (n >= 1). */
@@ -325,6 +278,7 @@ export function mfcc(pcm: Float32Array, options: MfccOptions = {}): MfccResult {
   const levelsDb = new Float64Array(count);
   const re = new Float64Array(fftSize);
   const im = new Float64Array(fftSize);
+  const transform = new Fft(fftSize);
   const logMel = new Float64Array(bands);
   for (let f = 0; f < count; f++) {
     const start = f * hop;
@@ -341,7 +295,7 @@ export function mfcc(pcm: Float32Array, options: MfccOptions = {}): MfccResult {
       const prev = start + i > 0 ? (pcm[start + i - 1] as number) : 0;
       re[i] = (x - preEmphasis * prev) * (window[i] as number);
     }
-    fft(re, im);
+    transform.forward(re, im);
     for (let b = 0; b < bands; b++) {
       let sum = 0;
       const row = b * bins;
