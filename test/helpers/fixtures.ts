@@ -125,6 +125,23 @@ function speechGraph(
   };
 }
 
+/**
+ * A shared-media video looped to `seconds`, filtered by `vf`, as a valid work video: H.264 High yuv420p,
+ * AAC with the speaker's own voice, +faststart.
+ */
+function loopedH264Clip(name: string, src: string, seconds: number, vf: string): Promise<string> {
+  return build({
+    name,
+    ext: '.mp4',
+    sources: [src],
+    args: [
+      ...['-stream_loop', '-1', '-i', src, '-map', '0:v:0', '-map', '0:a:0', '-t', checkSeconds(seconds)],
+      ...['-vf', vf, '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '26', '-pix_fmt', 'yuv420p'],
+      ...['-c:a', 'aac', '-b:a', '96k', '-movflags', '+faststart'],
+    ],
+  });
+}
+
 export interface VideoFixtureOptions {
   /** Length in seconds (default 12). */
   seconds?: number;
@@ -142,39 +159,12 @@ export function videoH264(opts: VideoFixtureOptions = {}): Promise<string> {
   const face = opts.face ?? 'man';
   const src = sharedMedia(face === 'man' ? 'face-en-man-2.mp4' : 'face-en-woman-1.mp4');
   const height = opts.height === undefined ? null : Math.max(2, Math.round(opts.height / 2) * 2);
-  return build({
-    name: `video-${face}-${opts.seconds ?? 12}s${height ? `-${height}p` : ''}`,
-    ext: '.mp4',
-    sources: [src],
-    args: [
-      '-stream_loop',
-      '-1',
-      '-i',
-      src,
-      '-map',
-      '0:v:0',
-      '-map',
-      '0:a:0',
-      '-t',
-      checkSeconds(opts.seconds ?? 12),
-      '-vf',
-      height ? `scale=-2:${height}` : 'null',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '26',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '96k',
-      '-movflags',
-      '+faststart',
-    ],
-  });
+  return loopedH264Clip(
+    `video-${face}-${opts.seconds ?? 12}s${height ? `-${height}p` : ''}`,
+    src,
+    opts.seconds ?? 12,
+    height ? `scale=-2:${height}` : 'null',
+  );
 }
 
 export interface SpeechFixtureOptions {
@@ -266,37 +256,10 @@ export interface NoFaceVideoOptions {
  */
 export function noFaceVideo(opts: NoFaceVideoOptions = {}): Promise<string> {
   const src = sharedMedia('face-en-woman-1.mp4');
-  return build({
-    name: `noface-${opts.seconds ?? 12}s`,
-    ext: '.mp4',
-    sources: [src],
-    args: [
-      '-stream_loop',
-      '-1',
-      '-i',
-      src,
-      '-map',
-      '0:v:0',
-      '-map',
-      '0:a:0',
-      '-t',
-      checkSeconds(opts.seconds ?? 12),
-      '-vf',
-      'crop=200:150:0:0,scale=640:480,setsar=1',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '26',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '96k',
-      '-movflags',
-      '+faststart',
-    ],
-  });
+  return loopedH264Clip(
+    `noface-${opts.seconds ?? 12}s`,
+    src,
+    opts.seconds ?? 12,
+    'crop=200:150:0:0,scale=640:480,setsar=1',
+  );
 }
