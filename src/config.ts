@@ -63,7 +63,8 @@ const envSchema = z.object({
   DHS_SHUTDOWN_GRACE_MS: int(30_000, 0, 3_600_000),
   DHS_CALLBACK_TIMEOUT_MS: int(10_000, 100, 120_000),
   DHS_RESULT_TTL_DAYS: int(30, 0, 36_500),
-  DHS_LIPSYNC_ENGINE: z.enum(['passthrough']).default('passthrough'),
+  DHS_LIPSYNC_ENGINE: z.enum(['sample', 'passthrough']).default('sample'),
+  DHS_AVATAR_TTL_DAYS: int(30, 0, 36_500),
   DHS_FFMPEG: optionalStr,
   DHS_FFPROBE: optionalStr,
 });
@@ -96,7 +97,9 @@ export interface Config {
   callbackTimeoutMs: number;
   /** Results older than this are deleted (0: kept forever). */
   resultTtlDays: number;
-  lipSyncEngine: 'passthrough';
+  /** Prepared avatars unused this long are deleted (0: kept forever). */
+  avatarTtlDays: number;
+  lipSyncEngine: 'sample' | 'passthrough';
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
 }
@@ -159,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     callbackTimeoutMs: e.DHS_CALLBACK_TIMEOUT_MS,
     resultTtlDays: e.DHS_RESULT_TTL_DAYS,
+    avatarTtlDays: e.DHS_AVATAR_TTL_DAYS,
     lipSyncEngine: e.DHS_LIPSYNC_ENGINE,
     ffmpegPath: e.DHS_FFMPEG,
     ffprobePath: e.DHS_FFPROBE,

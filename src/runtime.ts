@@ -17,6 +17,7 @@ import { workHandler } from './jobs/handlers/work.handler.ts';
 import { Worker, type Logger } from './jobs/worker.ts';
 import { Workspaces } from './jobs/workspace.ts';
 import { Metrics } from './metrics.ts';
+import { AvatarsRepository } from './repositories/avatars.repository.ts';
 import { AccountsRepository } from './repositories/accounts.repository.ts';
 import { LocalDiskBlobStore, type BlobStore } from './repositories/blobs.ts';
 import { CallbacksRepository } from './repositories/callbacks.repository.ts';
@@ -33,6 +34,7 @@ import { cryptoRandom, type RandomSource } from './repositories/random.ts';
 import { SafeFetcher } from './repositories/safe-fetcher.ts';
 import { TokensRepository } from './repositories/tokens.repository.ts';
 import { VoicesRepository } from './repositories/voices.repository.ts';
+import { AvatarCacheStore } from './services/avatar-cache.ts';
 import { TokenService } from './services/tokens.service.ts';
 import { UserService } from './services/user.service.ts';
 import { VoicesService } from './services/voices.service.ts';
@@ -106,6 +108,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
   const fetcher = o.fetcher ?? new SafeFetcher({ allowHosts: config.fetchAllowHosts });
   const metrics = new Metrics();
   const workspaces = new Workspaces(config.dataDir);
+  const avatars = new AvatarCacheStore(new AvatarsRepository(database, clock, random), blobs, random);
 
   let media = o.media;
   const needMedia =
@@ -129,6 +132,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     media,
     face: o.face ?? new HumanFacePresence(media),
     lipSync: o.lipSync ?? new PassthroughLipSync(media),
+    avatars,
     speech: o.speech ?? new EspeakSpeechEngine(media),
     trainer: o.trainer ?? new BasicVoiceTrainer(media),
     workspaces,
@@ -198,6 +202,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
           callbackHandler(handlerDeps),
           retentionHandler(handlerDeps, {
             ttlDays: config.resultTtlDays,
+            avatarTtlDays: config.avatarTtlDays,
             pruneTokens: () => tokensRepo.prune(),
             schedule: runtime.scheduleRetention,
           }),

@@ -39,6 +39,8 @@ export interface LipSyncInput {
   workDir: string;
   onProgress: ProgressSink;
   signal: AbortSignal;
+  /** Where the engine may keep what it prepared from this video; absent: prepare every time. */
+  avatar?: AvatarCache;
 }
 
 export interface LipSyncEngine {
@@ -78,4 +80,21 @@ export interface VoiceTrainingInput {
 export interface VoiceTrainer {
   /** Throws AppError (permanent) when the audio holds too little speech (under 3 s). */
   train(input: VoiceTrainingInput): Promise<VoiceProfile>;
+}
+
+/**
+ * The prepared form of one video, kept across works ("same URL = same digital human"): per account,
+ * URL and file content. Engines store named parts (JSON metadata plus files) and find them again.
+ */
+export interface AvatarCache {
+  readonly id: string;
+  /** The metadata of a stored part, or null when it has not been made (or its files are gone). */
+  getPart(name: string): Promise<unknown>;
+  /** Copies one file of a stored part to `dest`; false when it is missing. */
+  fetchFile(part: string, file: string, dest: string): Promise<boolean>;
+  /**
+   * Stores a part: its files (local paths, moved into the store) and metadata. When another job stored
+   * the same part first, theirs is kept and returned, and ours is discarded.
+   */
+  putPart(name: string, meta: unknown, files: Record<string, string>): Promise<unknown>;
 }

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { AppError } from '../../src/domain/errors.ts';
 import { JobStatus } from '../../src/domain/jobs.ts';
 import { AccountsRepository } from '../../src/repositories/accounts.repository.ts';
+import { AvatarsRepository } from '../../src/repositories/avatars.repository.ts';
 import { ManualClock } from '../../src/repositories/clock.ts';
 import { JobsRepository, type SubmitJobInput } from '../../src/repositories/jobs.repository.ts';
 import { LedgerRepository } from '../../src/repositories/ledger.repository.ts';
@@ -254,6 +255,53 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(v?.trainings, 10);
       assert.equal(v?.status, JobStatus.FAILED);
       assert.equal(v?.profile, JSON.stringify({ f0: 1 }), 'a failed retraining keeps the profile');
+    });
+
+    test('avatars: one per account and URL, replaced when the content changes, parts stored once', async () => {
+      const avatars = new AvatarsRepository(tdb.database, clock, cryptoRandom);
+      const a = await accounts.create({ points: 0, lite: 0, pro: 0 });
+      const b = await accounts.create({ points: 0, lite: 0, pro: 0 });
+      const url = 'https://example.com/v.mp4';
+      const first = await avatars.ensure(a.userId, url, 'h1');
+      assert.equal(first.replaced, null);
+      assert.deepEqual(first.avatar.parts, {});
+      clock.advance(1000);
+      const again = await avatars.ensure(a.userId, url, 'h1');
+      assert.equal(again.avatar.id, first.avatar.id, 'same account, URL and content: the same avatar');
+      assert.equal(again.avatar.usedAt, clock.now(), 'marked used');
+      const other = await avatars.ensure(b.userId, url, 'h1');
+      assert.notEqual(other.avatar.id, first.avatar.id, 'avatars are per account');
+
+      const put = await avatars.putPart(first.avatar.id, 'track', { frames: 3 });
+      assert.deepEqual(put, { value: { frames: 3 }, stored: true });
+      const lost = await avatars.putPart(first.avatar.id, 'track', { frames: 4 });
+      assert.deepEqual(lost, { value: { frames: 3 }, stored: false }, 'the first stored part wins');
+      assert.deepEqual((await avatars.get(first.avatar.id))?.parts, { track: { frames: 3 } });
+      await avatars.dropPart(first.avatar.id, 'track');
+      assert.deepEqual((await avatars.get(first.avatar.id))?.parts, {});
+
+      const changed = await avatars.ensure(a.userId, url, 'h2');
+      assert.equal(changed.replaced, first.avatar.id, 'new content replaces the row');
+      assert.notEqual(changed.avatar.id, first.avatar.id);
+      assert.equal(await avatars.get(first.avatar.id), null);
+      assert.equal(await avatars.putPart(first.avatar.id, 'x', 1), null, 'a replaced avatar takes no parts');
+
+      // concurrent first works on one new video: one row
+      const url2 = 'https://example.com/w.mp4';
+      const both = await Promise.all([
+        avatars.ensure(a.userId, url2, 'h'),
+        avatars.ensure(a.userId, url2, 'h'),
+      ]);
+      assert.equal(both[0].avatar.id, both[1].avatar.id);
+
+      clock.advance(10_000);
+      const cutoff = clock.now() - 5_000;
+      const stale = await avatars.listUnusedSince(cutoff, 100);
+      assert.ok(stale.some((x) => x.id === changed.avatar.id));
+      await avatars.ensure(a.userId, url, 'h2'); // used again before the sweep deletes it
+      assert.equal(await avatars.deleteIfUnused(changed.avatar.id, cutoff), false);
+      assert.equal(await avatars.deleteIfUnused(other.avatar.id, cutoff), true);
+      assert.equal(await avatars.get(other.avatar.id), null);
     });
   });
 }

@@ -8,6 +8,7 @@ import type { Clock } from '../../repositories/clock.ts';
 import type { Fetcher } from '../../repositories/fetcher.ts';
 import type { JobsRepository } from '../../repositories/jobs.repository.ts';
 import type { MediaTool } from '../../repositories/media.ts';
+import type { AvatarCacheStore } from '../../services/avatar-cache.ts';
 import type { VoicesRepository } from '../../repositories/voices.repository.ts';
 import type { Workspaces } from '../workspace.ts';
 
@@ -22,6 +23,7 @@ export interface HandlerDeps {
   media: MediaTool;
   face: FacePresence;
   lipSync: LipSyncEngine;
+  avatars: AvatarCacheStore;
   speech: SpeechEngine;
   trainer: VoiceTrainer;
   workspaces: Workspaces;

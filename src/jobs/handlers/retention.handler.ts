@@ -35,7 +35,13 @@ export async function scheduleRetention(
  */
 export function retentionHandler(
   deps: HandlerDeps,
-  o: { ttlDays: number; pruneTokens: () => Promise<number>; schedule: (delayMs: number) => Promise<void> },
+  o: {
+    ttlDays: number;
+    /** Prepared avatars unused this long are deleted (0: kept). */
+    avatarTtlDays: number;
+    pruneTokens: () => Promise<number>;
+    schedule: (delayMs: number) => Promise<void>;
+  },
 ): JobHandler {
   const { ttlDays, schedule } = o;
   return {
@@ -58,6 +64,10 @@ export function retentionHandler(
           if (batch.length < 200) break;
         }
         if (removed > 0) log.info({ removed, ttlDays }, 'deleted expired results');
+      }
+      if (o.avatarTtlDays > 0) {
+        const avatars = await deps.avatars.sweep(deps.clock.now() - o.avatarTtlDays * DAY_MS, signal);
+        if (avatars > 0) log.info({ avatars, avatarTtlDays: o.avatarTtlDays }, 'deleted unused avatars');
       }
       await schedule(RETENTION_INTERVAL_MS);
     },

@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { pointsForSeconds } from '../../domain/billing.ts';
 import { isAppError } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
-import type { VoiceProfile } from '../../engines/ports.ts';
+import type { AvatarCache, VoiceProfile } from '../../engines/ports.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
+import { fileSha256 } from '../../services/avatar-cache.ts';
 import type { WorkParams } from '../../services/works.service.ts';
 import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
@@ -37,6 +38,10 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
   }
 
   const video = await run.stage('intake', () => intakeVideo(deps, params.videoUrl, dir, signal));
+  // "Same URL = same digital human": what was prepared from this file before is reused.
+  const avatar = await run.stage('avatar_lookup', async () =>
+    deps.avatars.open(run.job.account_id, params.videoUrl, await fileSha256(video.file, signal)),
+  );
   run.progress(10);
 
   let audioFile: string;
@@ -51,7 +56,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
       params.speakerId !== ''
         ? await loadVoiceProfile(deps, params.speakerId)
         : await run.stage('voice_profile', () =>
-            profileFromSoundtrack(deps, run, video.file, video.info.audio !== null),
+            soundtrackVoice(deps, run, avatar, video.file, video.info.audio !== null),
           );
     run.progress(20);
     audioFile = join(dir, 'speech.wav');
@@ -78,6 +83,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
       workDir: dir,
       signal,
       onProgress: (f) => run.progress(40 + 55 * f),
+      avatar,
     }),
   );
   const result = await store(deps, run, params.outputKey, out, 'video.mp4', durationSec);
@@ -104,6 +110,24 @@ async function speak(
     onProgress,
     signal: run.signal,
   });
+}
+
+/** Avatar cache part holding the soundtrack's voice profile (or null: too little speech). */
+const VOICE_PART = 'voice-v1';
+
+/** The soundtrack's voice, from the avatar cache or made now and cached. */
+async function soundtrackVoice(
+  deps: HandlerDeps,
+  run: JobRun,
+  avatar: AvatarCache,
+  videoFile: string,
+  hasAudio: boolean,
+): Promise<VoiceProfile | null> {
+  const cached = (await avatar.getPart(VOICE_PART)) as { profile: VoiceProfile | null } | null;
+  if (cached !== null && typeof cached === 'object' && 'profile' in cached) return cached.profile;
+  const profile = await profileFromSoundtrack(deps, run, videoFile, hasAudio);
+  const stored = (await avatar.putPart(VOICE_PART, { profile }, {})) as { profile: VoiceProfile | null };
+  return stored.profile;
 }
 
 /**

@@ -161,6 +161,29 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_avatars': {
+    async up(db: Kysely<unknown>) {
+      // The prepared form of a video ("same URL = same digital human"): one row per account and URL,
+      // replaced when the file behind the URL changes (content_hash). Parts are JSON by engine/purpose.
+      await db.schema
+        .createTable('avatars')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('video_url', 'text', (c) => c.notNull())
+        .addColumn('content_hash', 'text', (c) => c.notNull())
+        .addColumn('parts', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('avatars_account_url')
+        .on('avatars')
+        .columns(['account_id', 'video_url'])
+        .unique()
+        .execute();
+      await db.schema.createIndex('avatars_used').on('avatars').column('used_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

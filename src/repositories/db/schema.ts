@@ -132,7 +132,20 @@ export interface CallbackDeliveriesTable {
   created_at: number;
 }
 
+/** A prepared video (avatar cache). `parts` is a JSON object: part name -> that part's metadata. */
+export interface AvatarsTable {
+  id: string;
+  account_id: string;
+  video_url: string;
+  /** sha256 (hex) of the downloaded file the parts were made from. */
+  content_hash: string;
+  parts: string;
+  created_at: number;
+  used_at: number;
+}
+
 export interface DB {
+  avatars: AvatarsTable;
   accounts: AccountsTable;
   tokens: TokensTable;
   token_signs: TokenSignsTable;
