@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   FfmpegMedia,
   buildFfmpegArgs,
+  checkPipeEndpoints,
   createProgressParser,
   isRefusedInput,
   parseFfprobeJson,
@@ -94,6 +95,29 @@ describe('buildFfmpegArgs', () => {
       () => buildFfmpegArgs(['-f', 'lavfi', '-i', 'movie=http\\://x/a.mp4', 'o.mp4'], { progress: false }),
       isMediaError('unreadable'),
     );
+  });
+});
+
+describe('checkPipeEndpoints', () => {
+  it('allows pipe:0 only as a fed input and pipe:1 only as a read output', () => {
+    const both = { stdin: true, stdout: true };
+    checkPipeEndpoints(['-f', 'rawvideo', '-i', 'pipe:0', '-f', 'rawvideo', 'pipe:1'], both);
+    checkPipeEndpoints(['-i', 'a.mp4', '-f', 'null', '-'], { stdin: false, stdout: false }); // writes nothing
+    const refused: Array<[string[], { stdin: boolean; stdout: boolean }]> = [
+      [['-i', 'pipe:0', 'o.mp4'], { stdin: false, stdout: false }],
+      [['-i', 'a.mp4', 'pipe:1'], { stdin: false, stdout: false }],
+      [['-i', 'pipe:1', 'o.mp4'], both],
+      [['-i', 'a.mp4', 'pipe:0'], both],
+      [['-i', 'a.mp4', 'pipe:2'], both],
+      [['-i', 'fd:3', 'o.mp4'], both],
+      [['-i', 'a.mp4', '-progress', 'pipe:3', 'o.mp4'], both],
+      [['-i', 'a.mp4', 'FD:1'], both],
+      [['-i', 'a.mp4', '-f', 'rawvideo', '-'], both],
+      [['-i', '-', '-f', 'null', '-'], both],
+    ];
+    for (const [args, io] of refused) {
+      assert.throws(() => checkPipeEndpoints(args, io), isMediaError('unreadable'), args.join(' '));
+    }
   });
 });
 
@@ -401,5 +425,115 @@ describe('FfmpegMedia', () => {
     await media.ffmpeg(['-i', clip, '-an', '-c', 'copy', silentVideo]);
     await assert.rejects(media.decodeAudio(silentVideo, 16000), isMediaError('failed'));
     await assert.rejects(media.decodeAudio('https://x/a.wav', 16000), isMediaError('unreadable'));
+  });
+
+  it('firstVideoFrameSec: the first frame time on the file timeline, null without video', async () => {
+    assert.equal(await media.firstVideoFrameSec(clip), 0);
+    const late = join(dir, 'late.mkv');
+    await media.ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=64x48:r=25:d=0.4',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=r=16000:d=0.5',
+      '-vf',
+      'settb=1/1000,setpts=PTS+0.1/TB',
+      '-enc_time_base',
+      '1/1000',
+      '-c:v',
+      'ffv1',
+      '-c:a',
+      'pcm_s16le',
+      late,
+    ]);
+    assert.equal(await media.firstVideoFrameSec(late), 0.1);
+    const wav = join(dir, 'only-audio.wav');
+    await media.ffmpeg(['-f', 'lavfi', '-i', 'sine=r=16000:d=0.2', wav]);
+    assert.equal(await media.firstVideoFrameSec(wav), null);
+    await assert.rejects(media.firstVideoFrameSec('http://127.0.0.1:9/a.mp4'), isMediaError('unreadable'));
+  });
+
+  it('spawn: streams stdout with backpressure and stdin through ffmpeg', async () => {
+    // stdin -> ffmpeg (gray rawvideo, vertical flip) -> stdout, 200 frames of 64x64: 800 KB each way
+    const proc = media.spawn(
+      [
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'gray',
+        '-s',
+        '64x64',
+        '-i',
+        'pipe:0',
+        '-vf',
+        'vflip',
+        '-f',
+        'rawvideo',
+        'pipe:1',
+      ],
+      { stdin: true, stdout: true },
+    );
+    assert.ok(proc.stdin && proc.stdout);
+    const frame = Buffer.alloc(64 * 64);
+    for (let y = 0; y < 64; y++) frame.fill(y, y * 64, (y + 1) * 64);
+    const out: Buffer[] = [];
+    proc.stdout.on('data', (c: Buffer) => out.push(c));
+    for (let i = 0; i < 200; i++) {
+      if (!proc.stdin.write(frame)) await new Promise((r) => proc.stdin?.once('drain', r));
+    }
+    proc.stdin.end();
+    await proc.done;
+    const all = Buffer.concat(out);
+    assert.equal(all.length, 200 * 64 * 64);
+    assert.equal(all[0], 63, 'flipped');
+    assert.equal(all[all.length - 1], 0);
+
+    // A reader that stops reading stalls ffmpeg instead of piling data up; kill() ends it.
+    const endless = media.spawn(
+      ['-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=25', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1'],
+      { stdout: true },
+    );
+    const first = await new Promise<Buffer>((r) => endless.stdout?.once('data', r));
+    endless.stdout?.pause();
+    assert.ok(first.length > 0);
+    endless.kill();
+    await assert.rejects(endless.done, isMediaError('aborted'));
+  });
+
+  it('spawn: failures carry the end of stderr; refused arguments and aborted signals throw at once', async () => {
+    const bad = media.spawn(['-i', join(dir, 'missing.mp4'), '-f', 'rawvideo', 'pipe:1'], { stdout: true });
+    bad.stdout?.resume();
+    await assert.rejects(bad.done, isMediaError('failed', /code \d+:[\s\S]*No such file or directory/));
+
+    assert.throws(() => media.spawn(['-i', 'http://x/a.mp4', '-f', 'null', '-']), isMediaError('unreadable'));
+    assert.throws(() => media.spawn(['-i', clip, '-f', 'rawvideo', 'pipe:1']), isMediaError('unreadable'));
+    assert.throws(
+      () => media.spawn(['-i', clip, '-f', 'null', 'x.raw'], { signal: AbortSignal.abort() }),
+      isMediaError('aborted'),
+    );
+  });
+
+  it('spawn: the signal and the timeout kill the process group', async () => {
+    const ac = new AbortController();
+    const proc = media.spawn(['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-f', 'f32le', 'pipe:1'], {
+      stdout: true,
+      signal: ac.signal,
+    });
+    await new Promise((r) => proc.stdout?.once('data', r));
+    ac.abort();
+    await assert.rejects(proc.done, isMediaError('aborted'));
+
+    const fake = join(dir, 'hang-spawn.sh');
+    const pidFile = join(dir, 'spawn-grandchild.pid');
+    await writeFile(fake, `#!/bin/sh\nsleep 600 &\necho $! > '${pidFile}'\nwait\n`);
+    await chmod(fake, 0o755);
+    const hanging = new FfmpegMedia({ ffmpegPath: fake, ffprobePath: fake });
+    const slow = hanging.spawn(['-f', 'null', '-'], { timeoutMs: 300 });
+    await assert.rejects(slow.done, isMediaError('timeout'));
+    const grandchild = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.ok(await processGone(grandchild), 'the grandchild was killed with the group');
   });
 });

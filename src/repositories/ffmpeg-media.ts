@@ -14,7 +14,15 @@ import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaError } from './media.ts';
-import type { AudioStreamInfo, MediaInfo, MediaTool, RunOptions, VideoStreamInfo } from './media.ts';
+import type {
+  AudioStreamInfo,
+  MediaInfo,
+  MediaProcess,
+  MediaTool,
+  RunOptions,
+  SpawnOptions,
+  VideoStreamInfo,
+} from './media.ts';
 
 export interface FfmpegMediaOptions {
   ffmpegPath: string;
@@ -109,6 +117,37 @@ export function buildFfmpegArgs(
     i++;
   }
   return out;
+}
+
+/** A protocol endpoint that ffmpeg would open as a pipe or file descriptor (`pipe:1`, `fd:3`, `-`). */
+const PIPE_LIKE = /^(?:pipe|fd):/i;
+
+/**
+ * Checks the pipe endpoints of a streaming run's arguments (before buildFfmpegArgs adds its own):
+ * `pipe:0` only as an `-i` input and only when the caller feeds stdin, `pipe:1` only as an output
+ * (not an input) and only when the caller reads stdout; any other pipe or fd endpoint, and `-` (stdout)
+ * other than as the output of `-f null`, is refused with MediaError('unreadable').
+ */
+export function checkPipeEndpoints(args: readonly string[], io: { stdin: boolean; stdout: boolean }): void {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const isInput = i > 0 && args[i - 1] === '-i';
+    if (isInput) {
+      if (arg === 'pipe:0' && io.stdin) continue;
+      if (PIPE_LIKE.test(arg) || arg === '-') {
+        throw new MediaError('unreadable', `refusing input ${JSON.stringify(arg)}: only pipe:0 with stdin`);
+      }
+      continue;
+    }
+    if (arg === 'pipe:1' && io.stdout) continue;
+    const nullOutput = args[i - 2] === '-f' && args[i - 1] === 'null';
+    if (PIPE_LIKE.test(arg) || (arg === '-' && !nullOutput)) {
+      throw new MediaError(
+        'unreadable',
+        `refusing endpoint ${JSON.stringify(arg)}: only pipe:0 (stdin) and pipe:1 (stdout) may be used`,
+      );
+    }
+  }
 }
 
 /**
@@ -379,6 +418,95 @@ function runProcess(spec: RunSpec): Promise<RunResult> {
   });
 }
 
+interface StreamSpec {
+  bin: string;
+  args: string[];
+  label: string;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  stdin: boolean;
+  stdout: boolean;
+}
+
+/**
+ * Starts one process for streaming (see MediaTool.spawn). Stderr is always drained into a tail for the
+ * error message. Stopping (signal, timeout, kill) kills the group and destroys the pipes, so the
+ * 'close' that settles `done` comes even when nobody reads stdout any more.
+ */
+function startStreamingProcess(spec: StreamSpec): MediaProcess {
+  const { signal } = spec;
+  if (signal?.aborted) throw new MediaError('aborted', `${spec.label} aborted before start`);
+  const child = spawn(spec.bin, spec.args, {
+    stdio: [spec.stdin ? 'pipe' : 'ignore', spec.stdout ? 'pipe' : 'ignore', 'pipe'],
+    detached: true,
+    windowsHide: true,
+  });
+  const pid = child.pid;
+  if (pid !== undefined) trackGroup(pid);
+  // EPIPE and the like on stdin: the exit status (or the stop reason) says what happened, in `done`.
+  child.stdin?.on('error', () => {});
+  child.stdout?.on('error', () => {});
+
+  let failure: unknown = null;
+  let spawnError: Error | null = null;
+  let closed = false;
+  let exited = false; // once reaped, the group id may be reused: no more kill signals then
+  const stop = (err: unknown): void => {
+    if (failure !== null || closed) return;
+    failure = err;
+    if (pid !== undefined && !exited) killGroup(pid);
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+  };
+  const timer =
+    Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0
+      ? setTimeout(
+          () => stop(new MediaError('timeout', `${spec.label} timed out after ${spec.timeoutMs} ms`)),
+          spec.timeoutMs,
+        )
+      : null;
+  const onAbort = (): void => stop(new MediaError('aborted', `${spec.label} aborted`));
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  let stderr = Buffer.alloc(0);
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = Buffer.concat([stderr, c]);
+    if (stderr.length > STDERR_TAIL_BYTES) stderr = stderr.subarray(stderr.length - STDERR_TAIL_BYTES);
+  });
+  child.on('error', (err) => {
+    spawnError = err;
+  });
+  child.on('exit', () => {
+    exited = true;
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('close', (code, exitSignal) => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) liveGroups.delete(pid);
+      if (failure !== null) {
+        reject(failure instanceof Error ? failure : new Error(String(failure)));
+      } else if (spawnError) {
+        reject(new MediaError('failed', `cannot run ${spec.bin}: ${spawnError.message}`));
+      } else if (code !== 0) {
+        const stderrTail = lastLines(stderr.toString('utf8'), STDERR_TAIL_LINES);
+        const how = exitDescription({ code, exitSignal, stdout: Buffer.alloc(0), stderrTail });
+        reject(new MediaError('failed', `${spec.label} ${how}`));
+      } else {
+        resolve();
+      }
+    });
+  });
+  done.catch(() => {}); // the caller awaits it when it cares; never an unhandled rejection
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    done,
+    kill: () => stop(new MediaError('aborted', `${spec.label} was stopped`)),
+  };
+}
+
 function exitDescription(res: RunResult): string {
   const how =
     res.code !== null ? `exited with code ${res.code}` : `was killed by ${res.exitSignal ?? 'a signal'}`;
@@ -455,6 +583,38 @@ export class FfmpegMedia implements MediaTool {
 
   async ffmpeg(args: string[], opts: RunOptions = {}): Promise<void> {
     await this.runFfmpeg(buildFfmpegArgs(args, { progress: opts.onProgressSec !== undefined }), opts);
+  }
+
+  spawn(args: string[], opts: SpawnOptions = {}): MediaProcess {
+    const io = { stdin: opts.stdin === true, stdout: opts.stdout === true };
+    checkPipeEndpoints(args, io);
+    const fullArgs = buildFfmpegArgs(args, { progress: false, allowPipeInput: io.stdin });
+    return startStreamingProcess({
+      bin: this.ffmpegPath,
+      args: fullArgs,
+      label: 'ffmpeg',
+      timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
+      signal: opts.signal,
+      ...io,
+    });
+  }
+
+  async firstVideoFrameSec(file: string, opts: RunOptions = {}): Promise<number | null> {
+    const json = (await this.ffprobeJson(
+      file,
+      [
+        '-select_streams',
+        'v:0',
+        '-read_intervals',
+        '%+#1',
+        '-show_entries',
+        'frame=best_effort_timestamp_time,pts_time',
+      ],
+      opts,
+    )) as { frames?: Array<{ best_effort_timestamp_time?: string; pts_time?: string }> };
+    const frame = json.frames?.[0];
+    if (!frame) return null;
+    return toNumber(frame.best_effort_timestamp_time) ?? toNumber(frame.pts_time);
   }
 
   async decodeAudio(file: string, sampleRate: number, opts: RunOptions = {}): Promise<Float32Array> {

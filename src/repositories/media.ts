@@ -2,6 +2,8 @@
  * Media work (ffprobe/ffmpeg) behind a port. Adapters run only on local files, with argument arrays,
  * `-nostdin`, a protocol whitelist of file,pipe and a wall-clock timeout.
  */
+import type { Readable, Writable } from 'node:stream';
+
 export interface VideoStreamInfo {
   codec: string; // ffprobe codec_name, e.g. "h264"
   width: number;
@@ -31,6 +33,35 @@ export interface RunOptions {
   onProgressSec?: (sec: number) => void;
 }
 
+export interface SpawnOptions {
+  /** Give the process a writable stdin (read by ffmpeg as `-i pipe:0`). */
+  stdin?: boolean;
+  /** Give the process a readable stdout (written by ffmpeg to the output `pipe:1`). */
+  stdout?: boolean;
+  signal?: AbortSignal;
+  /** Wall-clock limit; the adapter's default when absent, none when 0 or Infinity. */
+  timeoutMs?: number;
+}
+
+/**
+ * A running ffmpeg whose stdin and/or stdout the caller streams. The process lives in its own process
+ * group; the abort signal, the timeout and `kill()` kill the whole group.
+ */
+export interface MediaProcess {
+  /** ffmpeg's `pipe:0`, when asked for. Write errors (EPIPE when ffmpeg quits) surface through `done`. */
+  readonly stdin: Writable | null;
+  /** ffmpeg's `pipe:1`, when asked for. Not reading it stops ffmpeg (backpressure through the pipe). */
+  readonly stdout: Readable | null;
+  /**
+   * Settles once the process is gone and its pipes are closed: resolves on exit code 0, rejects with
+   * MediaError('failed') carrying the end of stderr on another exit, MediaError('aborted') after the
+   * signal or `kill()`, MediaError('timeout') after the timeout. Never an unhandled rejection.
+   */
+  readonly done: Promise<void>;
+  /** Kills the process group and closes the pipes (idempotent); `done` then rejects with 'aborted'. */
+  kill(): void;
+}
+
 export interface MediaTool {
   /** ffprobe of a local file. Throws MediaError('unreadable') when it is not a media file. */
   probe(file: string, opts?: RunOptions): Promise<MediaInfo>;
@@ -41,6 +72,19 @@ export interface MediaTool {
   countPackets(file: string, stream: 'video' | 'audio', opts?: RunOptions): Promise<number>;
   /** Runs ffmpeg with these arguments (the adapter adds -nostdin, -y, -protocol_whitelist, -hide_banner). */
   ffmpeg(args: string[], opts?: RunOptions): Promise<void>;
+  /**
+   * Starts ffmpeg with these arguments for streaming (the adapter adds -nostdin, -y,
+   * -protocol_whitelist, -hide_banner, and no -progress). `pipe:0` may appear only as an `-i` input
+   * and only with `stdin`, `pipe:1` only as the output and only with `stdout`; every other input must be
+   * a plain local file. Throws MediaError synchronously for refused arguments or an aborted signal.
+   */
+  spawn(args: string[], opts?: SpawnOptions): MediaProcess;
+  /**
+   * Time in seconds of the first decoded frame of the first video stream, on the file's own timeline
+   * (as ffmpeg sees it with -copyts; e.g. 0.033 for a video that starts a frame late); null without
+   * video frames.
+   */
+  firstVideoFrameSec(file: string, opts?: RunOptions): Promise<number | null>;
   /** Decodes any audio file to mono float32 PCM at `sampleRate`. */
   decodeAudio(file: string, sampleRate: number, opts?: RunOptions): Promise<Float32Array>;
   /** Writes mono float32 PCM to `outFile` as mp3 (by extension: .mp3, .wav, .m4a). */

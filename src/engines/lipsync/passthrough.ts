@@ -8,31 +8,18 @@ import { basename, dirname, join } from 'node:path';
 import { MediaError } from '../../repositories/media.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import type { LipSyncEngine, LipSyncInput } from '../ports.ts';
+import {
+  AAC_ARGS,
+  EVEN_CROP_FILTER,
+  MP4_OUTPUT_ARGS,
+  X264_ARGS,
+  aacResampleArgs,
+  cfrFilters,
+  frameRateArg,
+  outputFrameCount,
+} from './frame-io.ts';
 
-/** Sample rates ffmpeg's AAC encoder takes; other rates are resampled to 48 kHz. */
-const AAC_RATES = new Set([
-  7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
-]);
-const FALLBACK_FPS = 25;
-
-/**
- * The frame rate as ffmpeg should read it: whole rates as integers, NTSC rates (24000/1001, 30000/1001,
- * 60000/1001) as exact fractions, anything else rounded to 1/1000 fps. Missing or absurd rates fall
- * back to 25.
- */
-export function frameRateArg(fps: number): { arg: string; value: number } {
-  if (!Number.isFinite(fps) || fps < 1 || fps > 240) {
-    return { arg: String(FALLBACK_FPS), value: FALLBACK_FPS };
-  }
-  const whole = Math.round(fps);
-  if (Math.abs(fps - whole) < 0.005) return { arg: String(whole), value: whole };
-  const ntsc = Math.round((fps * 1001) / 1000);
-  if (Math.abs(fps - (ntsc * 1000) / 1001) < 0.0005) {
-    return { arg: `${ntsc * 1000}/1001`, value: (ntsc * 1000) / 1001 };
-  }
-  const rounded = Math.round(fps * 1000) / 1000;
-  return { arg: String(rounded), value: rounded };
-}
+export { frameRateArg };
 
 export class PassthroughLipSync implements LipSyncEngine {
   readonly name = 'passthrough';
@@ -59,15 +46,13 @@ export class PassthroughLipSync implements LipSyncEngine {
     const rate = frameRateArg(video.video.fps);
     // Whole frames that fit in the audio: the video never outlasts it, so the file lasts as long as the
     // audio (the last frame is held for the remainder, under one frame).
-    const frames = Math.max(1, Math.floor(audioSec * rate.value + 1e-6));
+    const frames = outputFrameCount(audioSec, rate.value);
     const vf = [
-      'setpts=PTS-STARTPTS', // a video stream that starts late (e.g. at 0.033 s) would start a frame late
-      `fps=${rate.arg}`,
+      ...cfrFilters(rate), // timestamps from 0, then the constant frame rate
       `trim=end_frame=${frames}`, // not -frames:v: ffmpeg 5.1 then drops the audio still queued
-      'crop=trunc(iw/2)*2:trunc(ih/2)*2',
+      EVEN_CROP_FILTER,
       'format=yuv420p',
     ].join(',');
-    const resample = AAC_RATES.has(audio.audio.sampleRate) ? [] : ['-ar', '48000'];
 
     const tmp = join(
       dirname(input.outFile),
@@ -92,27 +77,10 @@ export class PassthroughLipSync implements LipSyncEngine {
           'passthrough', // the filters already made the frames constant-rate; no duplicate at the end
           '-t',
           audioSec.toFixed(6),
-          '-c:v',
-          'libx264',
-          '-preset',
-          'veryfast',
-          '-crf',
-          '20',
-          '-pix_fmt',
-          'yuv420p',
-          '-c:a',
-          'aac',
-          '-b:a',
-          '128k',
-          ...resample,
-          '-map_metadata',
-          '-1',
-          '-map_chapters',
-          '-1',
-          '-movflags',
-          '+faststart',
-          '-f',
-          'mp4',
+          ...X264_ARGS,
+          ...AAC_ARGS,
+          ...aacResampleArgs(audio.audio.sampleRate),
+          ...MP4_OUTPUT_ARGS,
           tmp,
         ],
         {
