@@ -42,6 +42,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly avatarPreparations = new Counter({
+    name: 'dhs_avatar_preparations_total',
+    help: 'Avatar preparations (face track, mouth samples, audio-to-mouth model) by engine and outcome: prepared or cached',
+    labelNames: ['engine', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dhs_' });
   }

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { HumanFacePresence, type FacePresence } from './engines/face/face-check.ts';
 import { PassthroughLipSync } from './engines/lipsync/passthrough.ts';
+import { SampleLipSync } from './engines/lipsync/sample-engine.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from './engines/ports.ts';
 import { BasicVoiceTrainer } from './engines/voice/basic-trainer.ts';
 import { EspeakSpeechEngine } from './engines/voice/espeak-tts.ts';
@@ -122,6 +123,14 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     media = new FfmpegMedia(locateFfmpeg(env));
   }
   if (media === undefined) throw new Error('no media tool');
+  const mediaTool = media;
+  const lipSync =
+    o.lipSync ??
+    (config.lipSyncEngine === 'passthrough'
+      ? new PassthroughLipSync(mediaTool)
+      : new SampleLipSync(mediaTool, {
+          onPreparation: (outcome) => metrics.avatarPreparations.inc({ engine: 'sample', outcome }),
+        }));
   const handlerDeps: HandlerDeps = {
     accounts,
     jobs,
@@ -131,7 +140,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     fetcher,
     media,
     face: o.face ?? new HumanFacePresence(media),
-    lipSync: o.lipSync ?? new PassthroughLipSync(media),
+    lipSync,
     avatars,
     speech: o.speech ?? new EspeakSpeechEngine(media),
     trainer: o.trainer ?? new BasicVoiceTrainer(media),

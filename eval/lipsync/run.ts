@@ -31,9 +31,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { LipSyncEngine } from '../../src/engines/ports.ts';
+import type { AvatarCache, LipSyncEngine } from '../../src/engines/ports.ts';
 import type { MediaTool } from '../../src/repositories/media.ts';
+import { fitPrior, type FitInput } from '../../src/engines/lipsync/mouth-model.ts';
 import { readFrames, zipFrames } from './frames.ts';
+import { firstHalfFitInput } from './prior-clips.ts';
 import {
   jitter,
   lagCorrelation,
@@ -166,6 +168,16 @@ export interface LipSyncReport {
 
 export interface LipSyncEvalOptions {
   engines: Record<string, LipSyncEngine>;
+  /**
+   * The avatar cache an engine gets for a video (keyed by the video file); absent: none, so every
+   * render prepares again.
+   */
+  avatarFor?: (videoFile: string) => Promise<AvatarCache>;
+  /**
+   * Engines for one clip's sync and preservation runs, added to `engines` (e.g. an engine whose prior
+   * has not seen this speaker: leave-one-speaker-out). Not timed in the speed runs.
+   */
+  clipEngines?: (clip: string) => Promise<Record<string, LipSyncEngine>>;
   media: MediaTool;
   ffmpegPath: string;
   /** Folder of the recordings (shared/media). */
@@ -206,6 +218,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
   let trackMs = 0;
   let trackFrames = 0;
   const engineNames = Object.keys(opts.engines);
+  const clipEngineNames: string[] = [];
   const noop = (): void => {};
 
   const ff = (args: string[]): Promise<void> => media.ffmpeg(args, signal ? { signal } : {});
@@ -385,8 +398,10 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         lagCurve: lc.curve.map(([ms, r]) => [round(ms, 1) as number, round(r, 3)]),
       });
 
-      for (const engineName of engineNames) {
-        const engine = opts.engines[engineName] as LipSyncEngine;
+      const perClip = opts.clipEngines ? await opts.clipEngines(name) : {};
+      for (const n of Object.keys(perClip)) if (!clipEngineNames.includes(n)) clipEngineNames.push(n);
+      const clipEngines: Record<string, LipSyncEngine> = { ...opts.engines, ...perClip };
+      for (const [engineName, engine] of Object.entries(clipEngines)) {
         const out = join(dir, `out-${engineName}.mp4`);
         const engineDir = join(dir, `work-${engineName}`);
         await mkdir(engineDir, { recursive: true });
@@ -398,12 +413,22 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
           workDir: engineDir,
           onProgress: noop,
           signal: signal ?? new AbortController().signal,
+          ...(opts.avatarFor ? { avatar: await opts.avatarFor(`${engineName}:${first}`) } : {}),
         });
         const renderSec = (performance.now() - t0) / 1000;
         const tracked = await track(out, width, height, tw, th, fps);
         const row = compare(engineName, 'engine', tracked);
         row.renderSec = round(renderSec, 2);
-        const p = await preservation(out, first, width, height, fps, tracked.series, base.series);
+        const p = await preservation(
+          out,
+          first,
+          width,
+          height,
+          fps,
+          tracked.series,
+          base.series,
+          engine.baseOrder ?? 'loop',
+        );
         row.psnrOutsideLowerFaceDb = round(p.psnr, 2);
         row.psnrWorstFrameDb = round(p.worst, 2);
         results.push(row);
@@ -413,7 +438,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       );
     }
 
-    const conditions = ['truth', 'loudness', ...engineNames];
+    const conditions = ['truth', 'loudness', ...engineNames, ...clipEngineNames];
     const summary: SummaryRow[] = conditions.map((condition) => {
       const rows = results.filter((r) => r.condition === condition);
       const avg = (pick: (r: ConditionResult) => number | null, digits: number): number | null =>
@@ -437,7 +462,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     });
 
     const checks: TargetCheck[] = [];
-    for (const engineName of engineNames) {
+    for (const engineName of [...engineNames, ...clipEngineNames]) {
       const s = summary.find((r) => r.condition === engineName);
       const sp = speed.find((r) => r.engine === engineName && r.resolution === '1280x720');
       const [lo, hi] = TARGETS.lagMs;
@@ -497,7 +522,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         frames: trackFrames,
       },
       targets: TARGETS,
-      engines: engineNames,
+      engines: [...engineNames, ...clipEngineNames],
       clips,
       results,
       summary,
@@ -518,25 +543,26 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     fps: number,
     outLm: ReadonlyArray<Landmarks | null>,
     baseLm: ReadonlyArray<Landmarks | null>,
+    order: 'loop' | 'pingpong',
   ): Promise<{ psnr: number | null; worst: number | null }> {
     const read = (file: string): AsyncGenerator<Uint8Array> =>
       readFrames(file, { ffmpegPath, width, height, fps, ...(signal ? { signal } : {}) });
-    async function* looped(): AsyncGenerator<Uint8Array> {
-      while (true) {
-        let any = false;
-        for await (const f of read(baseFile)) {
-          any = true;
-          yield f;
-        }
-        if (!any) return;
-      }
+    const n = baseLm.length;
+    const baseIndex = (i: number): number => (order === 'pingpong' ? pingPong(i, n) : n === 0 ? 0 : i % n);
+    // The base frames in the engine's order. The halves are a few seconds: held in memory.
+    async function* based(): AsyncGenerator<Uint8Array> {
+      const frames: Uint8Array[] = [];
+      for await (const f of read(baseFile)) frames.push(f);
+      if (frames.length === 0) return;
+      for (let i = 0; ; i++)
+        yield frames[order === 'pingpong' ? pingPong(i, frames.length) : i % frames.length] as Uint8Array;
     }
     let sse = 0;
     let samples = 0;
     let worst: number | null = null;
     let i = 0;
-    for await (const [o, b] of zipFrames(read(out), looped())) {
-      const bi = baseLm.length === 0 ? 0 : i % baseLm.length;
+    for await (const [o, b] of zipFrames(read(out), based())) {
+      const bi = baseIndex(i);
       const boxes: Rect[] = [];
       const lo = outLm[i];
       const lb = baseLm[bi];
@@ -654,6 +680,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
             workDir: engineDir,
             onProgress: noop,
             signal: signal ?? new AbortController().signal,
+            ...(opts.avatarFor ? { avatar: await opts.avatarFor(`${engineName}:${video}`) } : {}),
           });
           times.push((performance.now() - t1) / 1000);
         }
@@ -680,6 +707,55 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     }
     return out;
   }
+}
+
+/** An avatar cache on a temp SQLite database and blob directory, one avatar per key. */
+async function evalAvatarCache(dir: string): Promise<{
+  open: (key: string) => Promise<AvatarCache>;
+  close: () => Promise<void>;
+}> {
+  const [
+    { openDatabase },
+    { AccountsRepository },
+    { AvatarsRepository },
+    blobsMod,
+    clockMod,
+    randomMod,
+    cacheMod,
+  ] = await Promise.all([
+    import('../../src/repositories/db/connect.ts'),
+    import('../../src/repositories/accounts.repository.ts'),
+    import('../../src/repositories/avatars.repository.ts'),
+    import('../../src/repositories/blobs.ts'),
+    import('../../src/repositories/clock.ts'),
+    import('../../src/repositories/random.ts'),
+    import('../../src/services/avatar-cache.ts'),
+  ]);
+  const database = await openDatabase({ url: undefined, dataDir: dir });
+  const clock = clockMod.systemClock;
+  const random = randomMod.cryptoRandom;
+  const account = await new AccountsRepository(database, clock, random).create({
+    points: 0,
+    lite: 0,
+    pro: 0,
+  });
+  const store = new cacheMod.AvatarCacheStore(
+    new AvatarsRepository(database, clock, random),
+    new blobsMod.LocalDiskBlobStore(dir, 'http://localhost'),
+    random,
+  );
+  return {
+    open: (key) => store.open(account.userId, key, key),
+    close: () => database.close(),
+  };
+}
+
+/** Ping-pong order over n frames: 0..n-1, n-2..1, 0.. (the turn frames not repeated). */
+export function pingPong(i: number, n: number): number {
+  if (n <= 1) return 0;
+  const period = 2 * (n - 1);
+  const k = i % period;
+  return k < n ? k : period - k;
 }
 
 function fmt(v: number | null | undefined, digits = 3): string {
@@ -735,11 +811,13 @@ export function speedTable(report: LipSyncReport): Record<string, string | numbe
 }
 
 async function main(): Promise<void> {
-  const [{ PassthroughLipSync }, { sharedMediaDir, testMedia }, { locateFfmpeg }] = await Promise.all([
-    import('../../src/engines/lipsync/passthrough.ts'),
-    import('../../test/helpers/fixtures.ts'),
-    import('../../src/repositories/ffmpeg-locate.ts'),
-  ]);
+  const [{ PassthroughLipSync }, { SampleLipSync }, { sharedMediaDir, testMedia }, { locateFfmpeg }] =
+    await Promise.all([
+      import('../../src/engines/lipsync/passthrough.ts'),
+      import('../../src/engines/lipsync/sample-engine.ts'),
+      import('../../test/helpers/fixtures.ts'),
+      import('../../src/repositories/ffmpeg-locate.ts'),
+    ]);
   const args = process.argv.slice(2);
   const only = args.find((a) => a.startsWith('--clips='))?.slice('--clips='.length);
   const keep = args.includes('--keep');
@@ -754,8 +832,30 @@ async function main(): Promise<void> {
   const media = testMedia();
   const workDir = keep ? join(outDir, 'lipsync-work') : undefined;
   if (workDir) await rm(workDir, { recursive: true, force: true });
+  const cacheDir = await mkdtemp(join(tmpdir(), 'dhs-eval-avatars-'));
+  const avatars = await evalAvatarCache(cacheDir);
+  const engineArg = args.find((a) => a.startsWith('--engines='))?.slice('--engines='.length);
+  const all = { passthrough: new PassthroughLipSync(media), sample: new SampleLipSync(media) };
+  const engines = Object.fromEntries(
+    Object.entries(all).filter(([name]) => !engineArg || engineArg.split(',').includes(name)),
+  );
+  // Leave one speaker out: for each clip, an engine whose prior was fitted on the other clips only.
+  const loo = !args.includes('--no-loo') && 'sample' in engines;
+  const fitInputs = new Map<string, FitInput>();
+  if (loo) {
+    for (const c of DEFAULT_CLIPS) fitInputs.set(c, await firstHalfFitInput(media, sharedMediaDir(), c));
+  }
   const report = await runLipSyncEval({
-    engines: { passthrough: new PassthroughLipSync(media) },
+    engines,
+    avatarFor: avatars.open,
+    ...(loo
+      ? {
+          clipEngines: (clip: string) => {
+            const others = [...fitInputs].filter(([c]) => c !== clip).map(([, f]) => f);
+            return Promise.resolve({ 'sample-loo': new SampleLipSync(media, { prior: fitPrior(others) }) });
+          },
+        }
+      : {}),
     media,
     ffmpegPath: locateFfmpeg(process.env).ffmpegPath,
     mediaDir: sharedMediaDir(),
@@ -764,6 +864,8 @@ async function main(): Promise<void> {
     ...(workDir ? { workDir } : {}),
     log: (line) => console.error(`[eval:lipsync] ${line}`),
   });
+  await avatars.close();
+  await rm(cacheDir, { recursive: true, force: true });
   const outFile = join(outDir, 'lipsync.json');
   await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(

@@ -45,6 +45,11 @@ export interface LipSyncInput {
 
 export interface LipSyncEngine {
   readonly name: string;
+  /**
+   * How source frames are laid out under longer audio: played again from the start ('loop', the
+   * default) or forward then backward ('pingpong', no jump cut). Output frame k's base frame follows.
+   */
+  readonly baseOrder?: 'loop' | 'pingpong';
   render(input: LipSyncInput): Promise<{ durationSec: number }>;
 }
 

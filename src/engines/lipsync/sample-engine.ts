@@ -1,0 +1,388 @@
+/**
+ * The sample-based lip-sync engine ("Video Rewrite", Bregler et al. 1997), on CPU.
+ *
+ * Preparation (once per avatar; cached through the AvatarCache port):
+ *   1. decode the video at a constant frame rate and track the face in every frame (face-track.ts);
+ *   2. decode it again and cut each usable frame's lower face into a canonical-pose sample
+ *      (composite.ts extractSample), written to samples.bin;
+ *   3. learn, from the video's own soundtrack and tracked mouth, how this person's mouth follows
+ *      their speech (mouth-model.ts: ridge regression over MFCC context, centred on a generic prior).
+ * Rendering (every work):
+ *   4. predict the mouth shape per output frame from the new audio;
+ *   5. choose a source sample per output frame by Viterbi (select.ts: shape match + smooth runs);
+ *   6. stream the base frames (the source played forward and backward to the audio's length), paste
+ *      the chosen mouth onto each with a feathered lower-face mask and colour match, and encode
+ *      H.264 + the new audio through ffmpeg pipes (frame-io.ts). Memory does not grow with length.
+ */
+import { link, copyFile, open, rm, writeFile, readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MediaError, type MediaTool } from '../../repositories/media.ts';
+import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
+import { audioFeatures } from './audio-features.ts';
+import { buildMask, compositeSample, cropGeometry, extractSample } from './composite.ts';
+import { FaceTracker } from './face-track.ts';
+import { baseFrames, decodeFrames, FrameEncoder } from './frame-io.ts';
+import {
+  fitMouthModel,
+  parseMouthModel,
+  parsePrior,
+  predictShapes,
+  serializeMouthModel,
+  type MouthModel,
+  type MouthPrior,
+} from './mouth-model.ts';
+import { frameRateArg } from './passthrough.ts';
+import { selectSamples } from './select.ts';
+import type { CropGeometry, MouthShape, Pose, TrackedFrame } from './types.ts';
+import priorJson from './mouth-prior.json' with { type: 'json' };
+
+/** Cache part name; bump the version when the prepared form changes. */
+export const AVATAR_PART = 'lipsync-sample-v1';
+/** Samples kept per avatar at most (longer videos keep every k-th usable frame). */
+export const MAX_SAMPLES = 3000;
+const AUDIO_RATE = 16_000;
+/** Sample scale used when no face was tracked at all (nothing is then cut or pasted). */
+const NO_FACE_IOD = 64;
+/** Frames per block when a long video's samples are thinned. */
+const SAMPLE_BLOCK = 25;
+/** Floats per frame in track.bin: ok, weight, pose (6), shape (4). */
+const TRACK_FLOATS = 12;
+
+interface PreparedMeta {
+  version: 1;
+  fps: number;
+  fpsArg: string;
+  frames: number;
+  width: number;
+  height: number;
+  geom: CropGeometry;
+  /** Source frame of each sample in samples.bin, in file order. */
+  sampleFrames: number[];
+  model: unknown;
+  stats: { prepareSec: number; framesLost: number; trackMsPerFrame: number; soundtrack: boolean };
+}
+
+interface Prepared {
+  meta: PreparedMeta;
+  track: TrackedFrame[];
+  model: MouthModel;
+  samplesFile: string;
+}
+
+export interface SampleLipSyncOptions {
+  /** Called once per render: 'prepared' (made now) or 'cached' (found in the avatar cache). */
+  onPreparation?: (outcome: 'prepared' | 'cached') => void;
+  /** Samples kept per avatar at most (tests lower it). */
+  maxSamples?: number;
+  prior?: MouthPrior | null;
+}
+
+export interface SampleRenderResult {
+  durationSec: number;
+  /** Output frames. */
+  frames: number;
+  /** Output frames whose mouth was replaced (the others show their base frame unchanged). */
+  editedFrames: number;
+  /** The avatar was prepared by this render (false: found in the cache). */
+  prepared: boolean;
+}
+
+export function defaultPrior(): MouthPrior {
+  return parsePrior(priorJson);
+}
+
+function encodeTrack(track: TrackedFrame[]): Float32Array {
+  const out = new Float32Array(track.length * TRACK_FLOATS);
+  track.forEach((f, i) => {
+    const o = i * TRACK_FLOATS;
+    out[o] = f.ok ? 1 : 0;
+    out[o + 1] = f.weight;
+    out.set(f.pose, o + 2);
+    out[o + 8] = f.shape.opening;
+    out[o + 9] = f.shape.width;
+    out[o + 10] = f.shape.rounding;
+    out[o + 11] = f.shape.teeth;
+  });
+  return out;
+}
+
+function decodeTrack(buf: Float32Array, frames: number): TrackedFrame[] {
+  if (buf.length !== frames * TRACK_FLOATS)
+    throw new Error(`track.bin: ${buf.length} floats for ${frames} frames`);
+  const out: TrackedFrame[] = [];
+  for (let i = 0; i < frames; i++) {
+    const o = i * TRACK_FLOATS;
+    const at = (k: number): number => buf[o + k] as number;
+    out.push({
+      ok: at(0) > 0.5,
+      weight: at(1),
+      pose: [at(2), at(3), at(4), at(5), at(6), at(7)] as Pose,
+      mouth: new Float32Array(0),
+      shape: { opening: at(8), width: at(9), rounding: at(10), teeth: at(11) },
+    });
+  }
+  return out;
+}
+
+/** A pose the compositor can invert (a tracked face of sane size). */
+function isInvertible(pose: Pose): boolean {
+  const det = pose[0] * pose[3] - pose[1] * pose[2];
+  return Number.isFinite(det) && Math.abs(det) > 1e-6 && pose.every(Number.isFinite);
+}
+
+/** A hard link where the file system allows it (no copy of a large file), else a copy. */
+async function linkOrCopy(src: string, dest: string): Promise<void> {
+  await rm(dest, { force: true });
+  try {
+    await link(src, dest);
+  } catch {
+    await copyFile(src, dest);
+  }
+}
+
+export class SampleLipSync implements LipSyncEngine {
+  readonly name = 'sample';
+  readonly baseOrder = 'pingpong' as const;
+  private readonly prior: MouthPrior | null;
+
+  constructor(
+    private readonly media: MediaTool,
+    private readonly opts: SampleLipSyncOptions = {},
+  ) {
+    this.prior = opts.prior === undefined ? defaultPrior() : opts.prior;
+  }
+
+  async render(input: LipSyncInput): Promise<SampleRenderResult> {
+    const { signal } = input;
+    const [video, audio] = await Promise.all([
+      this.media.probe(input.videoFile, { signal }),
+      this.media.probe(input.audioFile, { signal }),
+    ]);
+    if (!video.video) throw new MediaError('unreadable', `no video stream in ${input.videoFile}`);
+    if (!audio.audio) throw new MediaError('unreadable', `no audio stream in ${input.audioFile}`);
+    const audioSec = audio.durationSec;
+    if (!(audioSec > 0)) throw new MediaError('unreadable', `audio of unknown length: ${input.audioFile}`);
+
+    let prepared = input.avatar ? await this.loadCached(input.avatar, input.workDir) : null;
+    const cached = prepared !== null;
+    const prepShare = prepared ? 0 : 0.5;
+    if (prepared) {
+      this.opts.onPreparation?.('cached');
+    } else {
+      prepared = await this.prepare(input, video.audio !== null, (f) => input.onProgress(f * prepShare));
+      this.opts.onPreparation?.('prepared');
+    }
+    const { meta, track, model } = prepared;
+    const rate = { arg: meta.fpsArg, value: meta.fps };
+    const total = Math.max(1, Math.floor(audioSec * rate.value + 1e-6));
+
+    // 4-5: the mouth the new speech calls for, and the avatar's own mouth that shows it best.
+    const pcm = await this.media.decodeAudio(input.audioFile, AUDIO_RATE, { signal });
+    const targets = predictShapes(model, audioFeatures(pcm, AUDIO_RATE, rate.value, total));
+    const slotOf = new Int32Array(meta.frames).fill(-1);
+    meta.sampleFrames.forEach((f, slot) => (slotOf[f] = slot));
+    const choice: Int32Array | null =
+      meta.sampleFrames.length > 0
+        ? selectSamples(targets, {
+            shapes: track.map((f) => f.shape),
+            usable: Array.from(slotOf, (s) => s >= 0),
+          })
+        : null;
+
+    // 6: composite and encode.
+    const geom = meta.geom;
+    const mask = buildMask(geom);
+    const sampleBytes = geom.width * geom.height * 3;
+    const sample = new Uint8Array(sampleBytes);
+    const samples = await open(prepared.samplesFile, 'r');
+    const encoder = new FrameEncoder(this.media, {
+      outFile: input.outFile,
+      width: meta.width,
+      height: meta.height,
+      fps: rate,
+      audioFile: input.audioFile,
+      durationSec: audioSec,
+      signal,
+      timeoutMs: 0,
+    });
+    try {
+      let k = 0;
+      let edited = 0;
+      let loaded = -1;
+      for await (const { index, frame } of baseFrames(this.media, input.videoFile, meta.frames, total, {
+        fps: rate,
+        width: meta.width,
+        height: meta.height,
+        signal,
+        timeoutMs: 0,
+      })) {
+        const base = track[index];
+        const slot = choice ? (slotOf[choice[k] ?? -1] ?? -1) : -1;
+        if (base && base.ok && base.weight > 0 && slot >= 0 && isInvertible(base.pose)) {
+          if (slot !== loaded) {
+            const { bytesRead } = await samples.read(sample, 0, sampleBytes, slot * sampleBytes);
+            if (bytesRead !== sampleBytes) throw new Error(`samples.bin: short read at sample ${slot}`);
+            loaded = slot;
+          }
+          compositeSample(frame, base.pose, sample, geom, { weight: base.weight, mask });
+          edited++;
+        }
+        await encoder.write(frame);
+        k++;
+        if (k % 25 === 0) input.onProgress(prepShare + (1 - prepShare) * Math.min(1, k / total));
+      }
+      if (k !== total) throw new Error(`rendered ${k} of ${total} frames`);
+      const out = await encoder.finish();
+      input.onProgress(1);
+      return { durationSec: out.durationSec, frames: k, editedFrames: edited, prepared: !cached };
+    } catch (err) {
+      await encoder.abort();
+      throw err;
+    } finally {
+      await samples.close();
+    }
+  }
+
+  /** The avatar's prepared form from the cache, copied into the work directory; null when absent. */
+  private async loadCached(avatar: AvatarCache, workDir: string): Promise<Prepared | null> {
+    const meta = (await avatar.getPart(AVATAR_PART)) as PreparedMeta | null;
+    if (meta === null || meta.version !== 1) return null;
+    const trackFile = join(workDir, 'avatar-track.bin');
+    const samplesFile = join(workDir, 'avatar-samples.bin');
+    if (!(await avatar.fetchFile(AVATAR_PART, 'track.bin', trackFile))) return null;
+    if (!(await avatar.fetchFile(AVATAR_PART, 'samples.bin', samplesFile))) return null;
+    const raw = await readFile(trackFile);
+    const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    return {
+      meta,
+      track: decodeTrack(floats, meta.frames),
+      model: parseMouthModel(meta.model),
+      samplesFile,
+    };
+  }
+
+  /** Steps 1-3; stores the result in the avatar cache when there is one. */
+  private async prepare(
+    input: LipSyncInput,
+    hasSoundtrack: boolean,
+    progress: (f: number) => void,
+  ): Promise<Prepared> {
+    const started = performance.now();
+    const { signal } = input;
+    const info = await this.media.probe(input.videoFile, { signal });
+    const v = info.video;
+    if (!v) throw new MediaError('unreadable', `no video stream in ${input.videoFile}`);
+    const rate = frameRateArg(v.fps);
+    const width = Math.floor(v.width / 2) * 2;
+    const height = Math.floor(v.height / 2) * 2;
+    const expected = Math.max(1, Math.round(info.durationSec * rate.value));
+
+    // The soundtrack decodes (another process) while the face is tracked.
+    const soundtrack = hasSoundtrack
+      ? this.media.decodeAudio(input.videoFile, AUDIO_RATE, { signal }).catch(() => null)
+      : Promise.resolve(null);
+
+    // 1: track.
+    const tracker = new FaceTracker();
+    let frames = 0;
+    for await (const frame of decodeFrames(this.media, input.videoFile, {
+      fps: rate,
+      width,
+      height,
+      signal,
+      timeoutMs: 0,
+    })) {
+      await tracker.add(frame);
+      frames++;
+      if (frames % 25 === 0) progress(0.7 * Math.min(1, frames / expected));
+    }
+    if (frames === 0) throw new MediaError('unreadable', `no frames decoded from ${input.videoFile}`);
+    const faceTrack = tracker.finish();
+    const track = faceTrack.frames;
+    // No face anywhere (intake normally refuses such videos): no samples; every frame stays as it is.
+    const geom = cropGeometry(faceTrack.iodPixels > 0 ? faceTrack.iodPixels : NO_FACE_IOD);
+
+    // 2: the samples, from frames where the face is fully tracked.
+    const usable: number[] = [];
+    track.forEach((f, i) => {
+      if (f.ok && f.weight >= 1 && isInvertible(f.pose)) usable.push(i);
+    });
+    // A long video keeps whole blocks of consecutive frames (every step-th block), so natural runs
+    // of the person's own mouth motion stay available to the selection.
+    const max = this.opts.maxSamples ?? MAX_SAMPLES;
+    const step = Math.max(1, Math.ceil(usable.length / max));
+    const sampleFrames = usable.filter((f) => Math.floor(f / SAMPLE_BLOCK) % step === 0);
+    const samplesFile = join(input.workDir, 'avatar-samples.bin');
+    const out = createWriteStream(samplesFile);
+    try {
+      if (sampleFrames.length > 0) {
+        const wanted = new Set(sampleFrames);
+        let i = 0;
+        for await (const frame of decodeFrames(this.media, input.videoFile, {
+          fps: rate,
+          width,
+          height,
+          signal,
+          timeoutMs: 0,
+          count: (sampleFrames[sampleFrames.length - 1] as number) + 1,
+        })) {
+          const f = track[i];
+          if (f && wanted.has(i)) {
+            if (!out.write(extractSample(frame, f.pose, geom))) await once(out, 'drain');
+          }
+          i++;
+          if (i % 25 === 0) progress(0.7 + 0.25 * Math.min(1, i / frames));
+        }
+      }
+      out.end();
+      await once(out, 'finish');
+    } catch (err) {
+      out.destroy();
+      throw err;
+    }
+
+    // 3: the audio-to-mouth model, from the soundtrack where there is speech, else the prior.
+    const pcm = await soundtrack;
+    const shapes: MouthShape[] = track.map((f) => f.shape);
+    const valid = Uint8Array.from(track, (f) => (f.ok && f.weight >= 1 ? 1 : 0));
+    const features = audioFeatures(pcm ?? new Float32Array(0), AUDIO_RATE, rate.value, frames);
+    // No soundtrack: no speech frames to learn from; the prior's map with this avatar's own shape range.
+    const model = fitMouthModel({ features, shapes, valid }, this.prior);
+
+    const meta: PreparedMeta = {
+      version: 1,
+      fps: rate.value,
+      fpsArg: rate.arg,
+      frames,
+      width,
+      height,
+      geom,
+      sampleFrames,
+      model: serializeMouthModel(model),
+      stats: {
+        prepareSec: (performance.now() - started) / 1000,
+        framesLost: faceTrack.stats.framesLost,
+        trackMsPerFrame: faceTrack.stats.msPerFrame,
+        soundtrack: pcm !== null,
+      },
+    };
+    progress(1);
+    const prepared: Prepared = { meta, track, model, samplesFile };
+    if (input.avatar) {
+      // The store takes its own links/copies; this job keeps reading its files.
+      const trackUpload = join(input.workDir, 'upload-track.bin');
+      const samplesUpload = join(input.workDir, 'upload-samples.bin');
+      const enc = encodeTrack(track);
+      await writeFile(trackUpload, new Uint8Array(enc.buffer, enc.byteOffset, enc.byteLength));
+      await linkOrCopy(samplesFile, samplesUpload);
+      await input.avatar.putPart(AVATAR_PART, meta, {
+        'track.bin': trackUpload,
+        'samples.bin': samplesUpload,
+      });
+    }
+    return prepared;
+  }
+}
