@@ -126,6 +126,17 @@ export interface SpeedResult {
   cachedOverFloor: number;
 }
 
+/** First-time preparation of a long 720p video (rendered with 2 s of audio, so preparation dominates). */
+export interface PrepResult {
+  engine: string;
+  videoSec: number;
+  frames: number;
+  /** Wall seconds of the whole first render (preparation + a 2 s render). */
+  firstSec: number;
+  /** Video seconds prepared per wall second. */
+  realTimeFactor: number;
+}
+
 export interface SummaryRow {
   condition: string;
   clips: number;
@@ -161,6 +172,7 @@ export interface LipSyncReport {
   results: ConditionResult[];
   summary: SummaryRow[];
   speed: SpeedResult[];
+  prep: PrepResult[];
   /** Each engine against the issue's targets (means over clips; speed at 720p). */
   checks: TargetCheck[];
   notes: string[];
@@ -187,6 +199,8 @@ export interface LipSyncEvalOptions {
   speed?: boolean;
   /** Length of the speed clips, seconds (default 10). */
   speedSeconds?: number;
+  /** Length of the long-video preparation run (0: skip; default 60). */
+  prepSeconds?: number;
   /** Keep intermediate files here instead of a temp dir that is removed. */
   workDir?: string;
   log?: (line: string) => void;
@@ -253,6 +267,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
   try {
     // Speed first, with nothing else running.
     const speed = opts.speed === false ? [] : await runSpeed();
+    const prep = opts.speed === false || opts.prepSeconds === 0 ? [] : await runPrep(opts.prepSeconds ?? 60);
     const runtime = await loadFaceApi();
 
     for (const name of opts.clips ?? DEFAULT_CLIPS) {
@@ -462,6 +477,15 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     });
 
     const checks: TargetCheck[] = [];
+    for (const p of prep) {
+      checks.push({
+        engine: p.engine,
+        check: `first-time preparation of ${p.videoSec} s 720p, s`,
+        value: p.firstSec,
+        target: `<= ${p.videoSec}`,
+        pass: p.firstSec <= p.videoSec,
+      });
+    }
     for (const engineName of [...engineNames, ...clipEngineNames]) {
       const s = summary.find((r) => r.condition === engineName);
       const sp = speed.find((r) => r.engine === engineName && r.resolution === '1280x720');
@@ -527,6 +551,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       results,
       summary,
       speed,
+      prep,
       checks,
       notes,
     };
@@ -578,6 +603,64 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       if (p !== null && (worst === null || p < worst)) worst = p;
     }
     return { psnr: psnr({ sse, samples }), worst };
+  }
+
+  async function runPrep(seconds: number): Promise<PrepResult[]> {
+    const fps = 25;
+    const dir = join(workDir, 'prep');
+    await mkdir(dir, { recursive: true });
+    const video = join(dir, `face-720p-${seconds}s.mp4`);
+    await ff([
+      ...[
+        '-stream_loop',
+        '-1',
+        '-i',
+        resolve(opts.mediaDir, 'face-en-man-2.mp4'),
+        '-map',
+        '0:v:0',
+        '-map',
+        '0:a:0',
+      ],
+      ...['-t', String(seconds), '-vf', `scale=-2:720,pad=1280:720:(ow-iw)/2:0,setsar=1,fps=${fps}`],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-c:a', 'aac'],
+      ...['-movflags', '+faststart', video],
+    ]);
+    const audio = join(dir, 'audio-2s.wav');
+    await ff([
+      '-i',
+      resolve(opts.mediaDir, 'speech-en-3.wav'),
+      '-t',
+      '2',
+      '-ac',
+      '1',
+      '-c:a',
+      'pcm_s16le',
+      audio,
+    ]);
+    const out: PrepResult[] = [];
+    for (const [engineName, engine] of Object.entries(opts.engines)) {
+      const engineDir = join(dir, `work-${engineName}`);
+      await mkdir(engineDir, { recursive: true });
+      const t0 = performance.now();
+      await engine.render({
+        videoFile: video,
+        audioFile: audio,
+        outFile: join(dir, `out-${engineName}.mp4`),
+        workDir: engineDir,
+        onProgress: noop,
+        signal: signal ?? new AbortController().signal,
+      });
+      const firstSec = (performance.now() - t0) / 1000;
+      out.push({
+        engine: engineName,
+        videoSec: seconds,
+        frames: seconds * fps,
+        firstSec: round(firstSec, 2) as number,
+        realTimeFactor: round(seconds / firstSec, 2) as number,
+      });
+      log(`prep ${engineName} ${seconds} s 720p: ${firstSec.toFixed(1)} s`);
+    }
+    return out;
   }
 
   async function runSpeed(): Promise<SpeedResult[]> {
@@ -877,6 +960,10 @@ async function main(): Promise<void> {
   if (report.speed.length > 0) {
     console.log('speed (25 fps clips; floor = ffmpeg decode + libx264 veryfast crf 20 of as many frames):');
     console.table(speedTable(report));
+  }
+  if (report.prep.length > 0) {
+    console.log('first-time preparation of a long 720p 25 fps video (rendered with 2 s of audio):');
+    console.table(report.prep);
   }
   console.log('targets (for a real engine; passthrough is expected to miss the sync ones):');
   console.table(
