@@ -89,6 +89,24 @@ export function locateHumanFiles(from: string | URL = import.meta.url): HumanFil
 }
 
 /** The configuration: WASM backend, local files, no warmup, face detector + mesh only, no frame cache. */
+/** Face models beyond the detector and mesh, all off (no emotion, iris, identity... is ever needed). */
+export const FACE_EXTRAS_OFF = {
+  attention: { enabled: false },
+  iris: { enabled: false },
+  emotion: { enabled: false },
+  description: { enabled: false },
+  antispoof: { enabled: false },
+  liveness: { enabled: false },
+} as const;
+
+/** Every model other than the face's, off. */
+export const OTHER_MODELS_OFF = {
+  body: { enabled: false },
+  hand: { enabled: false },
+  object: { enabled: false },
+  segmentation: { enabled: false },
+} as const;
+
 export function humanConfig(files: HumanFiles): Partial<Config> {
   return {
     backend: 'wasm',
@@ -114,17 +132,9 @@ export function humanConfig(files: HumanFiles): Partial<Config> {
         return: false,
       },
       mesh: { enabled: true, modelPath: 'facemesh.json', keepInvalid: false },
-      attention: { enabled: false },
-      iris: { enabled: false },
-      emotion: { enabled: false },
-      description: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
+      ...FACE_EXTRAS_OFF,
     },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    segmentation: { enabled: false },
+    ...OTHER_MODELS_OFF,
   };
 }
 

@@ -26,7 +26,7 @@
  * (Gaussian, MOUTH_SIGMA frames) within runs of good frames, and derives the MouthShapes.
  */
 import type { GraphModel, Human, Tensor } from '@vladmandic/human';
-import { withHuman } from '../face/human-loader.ts';
+import { FACE_EXTRAS_OFF, OTHER_MODELS_OFF, withHuman } from '../face/human-loader.ts';
 import {
   MOUTH,
   MOUTH_OFFSET,
@@ -142,17 +142,9 @@ const DETECT_OPTIONS = {
     enabled: true,
     detector: { rotation: false, maxDetected: 3, minConfidence: 0.2, skipFrames: 0, return: false },
     mesh: { enabled: false },
-    attention: { enabled: false },
-    iris: { enabled: false },
-    emotion: { enabled: false },
-    description: { enabled: false },
-    antispoof: { enabled: false },
-    liveness: { enabled: false },
+    ...FACE_EXTRAS_OFF,
   },
-  body: { enabled: false },
-  hand: { enabled: false },
-  object: { enabled: false },
-  segmentation: { enabled: false },
+  ...OTHER_MODELS_OFF,
 };
 
 interface Candidate {

@@ -10,7 +10,13 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { MediaError } from '../../repositories/media.ts';
-import type { MediaProcess, MediaTool } from '../../repositories/media.ts';
+import type {
+  AudioStreamInfo,
+  MediaInfo,
+  MediaProcess,
+  MediaTool,
+  VideoStreamInfo,
+} from '../../repositories/media.ts';
 import { tempNameBeside } from '../../repositories/ffmpeg-media.ts';
 import type { YuvFrame } from './types.ts';
 
@@ -58,6 +64,35 @@ export const EVEN_CROP_FILTER = 'crop=trunc(iw/2)*2:trunc(ih/2)*2';
 /** The size `EVEN_CROP_FILTER` makes of a `width` x `height` video. */
 export function evenSize(width: number, height: number): { width: number; height: number } {
   return { width: width - (width % 2), height: height - (height % 2) };
+}
+
+/**
+ * Probes a lip-sync job's two inputs: a video stream in the video, an audio stream of known length in
+ * the audio; MediaError('unreadable') otherwise.
+ */
+export async function probeLipSyncInputs(
+  media: MediaTool,
+  videoFile: string,
+  audioFile: string,
+  signal: AbortSignal,
+): Promise<{
+  video: MediaInfo & { video: VideoStreamInfo };
+  audio: MediaInfo & { audio: AudioStreamInfo };
+  audioSec: number;
+}> {
+  const [video, audio] = await Promise.all([
+    media.probe(videoFile, { signal }),
+    media.probe(audioFile, { signal }),
+  ]);
+  if (!video.video) throw new MediaError('unreadable', `no video stream in ${videoFile}`);
+  if (!audio.audio) throw new MediaError('unreadable', `no audio stream in ${audioFile}`);
+  const audioSec = audio.durationSec;
+  if (!(audioSec > 0)) throw new MediaError('unreadable', `audio of unknown length: ${audioFile}`);
+  return {
+    video: video as MediaInfo & { video: VideoStreamInfo },
+    audio: audio as MediaInfo & { audio: AudioStreamInfo },
+    audioSec,
+  };
 }
 
 /** Whole frames that fit in `audioSec`: the video never outlasts the audio (at least 1). */

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { MediaError } from '../../repositories/media.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import type { LipSyncEngine, LipSyncInput } from '../ports.ts';
 import {
@@ -17,6 +16,7 @@ import {
   cfrFilters,
   frameRateArg,
   outputFrameCount,
+  probeLipSyncInputs,
 } from './frame-io.ts';
 
 export { frameRateArg };
@@ -34,14 +34,12 @@ export class PassthroughLipSync implements LipSyncEngine {
    */
   async render(input: LipSyncInput): Promise<{ durationSec: number }> {
     const { signal } = input;
-    const [video, audio] = await Promise.all([
-      this.media.probe(input.videoFile, { signal }),
-      this.media.probe(input.audioFile, { signal }),
-    ]);
-    if (!video.video) throw new MediaError('unreadable', `no video stream in ${input.videoFile}`);
-    if (!audio.audio) throw new MediaError('unreadable', `no audio stream in ${input.audioFile}`);
-    const audioSec = audio.durationSec;
-    if (!(audioSec > 0)) throw new MediaError('unreadable', `audio of unknown length: ${input.audioFile}`);
+    const { video, audio, audioSec } = await probeLipSyncInputs(
+      this.media,
+      input.videoFile,
+      input.audioFile,
+      signal,
+    );
 
     const rate = frameRateArg(video.video.fps);
     // Whole frames that fit in the audio: the video never outlasts it, so the file lasts as long as the

@@ -24,7 +24,7 @@ import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
 import { audioFeatures } from './audio-features.ts';
 import { buildMask, compositeSample, cropGeometry, extractSample } from './composite.ts';
 import { FaceTracker } from './face-track.ts';
-import { baseFrames, decodeFrames, FrameEncoder, X264_ARGS } from './frame-io.ts';
+import { baseFrames, decodeFrames, FrameEncoder, probeLipSyncInputs, X264_ARGS } from './frame-io.ts';
 import {
   fitMouthModel,
   parseMouthModel,
@@ -169,14 +169,12 @@ export class SampleLipSync implements LipSyncEngine {
 
   async render(input: LipSyncInput): Promise<SampleRenderResult> {
     const { signal } = input;
-    const [video, audio] = await Promise.all([
-      this.media.probe(input.videoFile, { signal }),
-      this.media.probe(input.audioFile, { signal }),
-    ]);
-    if (!video.video) throw new MediaError('unreadable', `no video stream in ${input.videoFile}`);
-    if (!audio.audio) throw new MediaError('unreadable', `no audio stream in ${input.audioFile}`);
-    const audioSec = audio.durationSec;
-    if (!(audioSec > 0)) throw new MediaError('unreadable', `audio of unknown length: ${input.audioFile}`);
+    const { video, audioSec } = await probeLipSyncInputs(
+      this.media,
+      input.videoFile,
+      input.audioFile,
+      signal,
+    );
 
     let prepared = input.avatar ? await this.loadCached(input.avatar, input.workDir) : null;
     const cached = prepared !== null;
@@ -299,16 +297,21 @@ export class SampleLipSync implements LipSyncEngine {
       ? this.media.decodeAudio(input.videoFile, AUDIO_RATE, { signal }).catch(() => null)
       : Promise.resolve(null);
 
+    // The job's signal and timeout bound these runs, not the adapter's default 10 minutes.
+    const decode = (count?: number) =>
+      decodeFrames(this.media, input.videoFile, {
+        fps: rate,
+        width,
+        height,
+        signal,
+        timeoutMs: 0,
+        ...(count === undefined ? {} : { count }),
+      });
+
     // 1: track.
     const tracker = new FaceTracker();
     let frames = 0;
-    for await (const frame of decodeFrames(this.media, input.videoFile, {
-      fps: rate,
-      width,
-      height,
-      signal,
-      timeoutMs: 0,
-    })) {
+    for await (const frame of decode()) {
       await tracker.add(frame);
       frames++;
       if (frames % 25 === 0) progress(0.7 * Math.min(1, frames / expected));
@@ -335,14 +338,7 @@ export class SampleLipSync implements LipSyncEngine {
       if (sampleFrames.length > 0) {
         const wanted = new Set(sampleFrames);
         let i = 0;
-        for await (const frame of decodeFrames(this.media, input.videoFile, {
-          fps: rate,
-          width,
-          height,
-          signal,
-          timeoutMs: 0,
-          count: (sampleFrames[sampleFrames.length - 1] as number) + 1,
-        })) {
+        for await (const frame of decode((sampleFrames[sampleFrames.length - 1] as number) + 1)) {
           const f = track[i];
           if (f && wanted.has(i)) {
             if (!out.write(extractSample(frame, f.pose, geom))) await once(out, 'drain');
