@@ -11,6 +11,7 @@ import { MediaError } from '../../repositories/media.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import {
   FrameEncoder,
+  FramePool,
   baseFrames,
   decodeFrames,
   evenSize,
@@ -54,6 +55,26 @@ function isMediaError(kind: MediaError['kind'], pattern?: RegExp) {
     return true;
   };
 }
+
+describe('FramePool', () => {
+  it('hands out free buffers before new ones, keeps only its own size and at most `keep`', () => {
+    const pool = new FramePool(6, 2);
+    const a = pool.take();
+    const b = pool.take();
+    assert.notEqual(a, b);
+    assert.equal(a.length, 6);
+    pool.give(a);
+    pool.give(a); // twice: held once
+    pool.give(new Uint8Array(5)); // another size: dropped
+    assert.equal(pool.size, 1);
+    assert.equal(pool.take(), a);
+    pool.give(a);
+    pool.give(b);
+    pool.give(new Uint8Array(6)); // over `keep`
+    assert.equal(pool.size, 2);
+    assert.throws(() => new FramePool(0), RangeError);
+  });
+});
 
 describe('pingPongIndex', () => {
   it('plays forward, then backward without repeating the turning frames', () => {
@@ -346,6 +367,41 @@ describe('frame-io with ffmpeg', () => {
     await assert.rejects(async () => {
       for await (const f of decodeFrames(media, clip, { fps, ...size, signal: AbortSignal.abort() })) void f;
     }, isMediaError('aborted'));
+  });
+
+  it('decoder and encoder sharing a pool reuse a handful of buffers for a long ping-pong', async () => {
+    const outDir = await mkdtemp(join(dir, 'pool-'));
+    const pool = new FramePool(yuv420pFrameBytes(320, 240));
+    const enc = new FrameEncoder(media, {
+      outFile: join(outDir, 'out.mp4'),
+      ...size,
+      fps,
+      audioFile: audio,
+      durationSec: 4,
+      pool,
+    });
+    const seen = new Set<Uint8Array>();
+    const expected: string[] = [];
+    const got: string[] = [];
+    const all = await hashes(media, clip, { fps, ...size });
+    const chunkBytes = 4 * yuv420pFrameBytes(320, 240);
+    for await (const { index, frame } of baseFrames(media, clip, 20, 100, {
+      fps,
+      ...size,
+      chunkBytes,
+      pool,
+    })) {
+      seen.add(frame.data);
+      expected.push(all[index] as string);
+      got.push(md5(frame.data)); // before the write: the buffer is the encoder's afterwards
+      await enc.write(frame);
+    }
+    const res = await enc.finish();
+    assert.equal(res.frames, 100);
+    assert.deepEqual(got, expected, 'pooled buffers carry the right frames');
+    // read-ahead (8 small frames) + backward chunk (4) + kept tail (4) + frames in the encoder's queue
+    assert.ok(seen.size <= 24, `${seen.size} distinct buffers for 100 frames`);
+    assert.ok(pool.size > 0);
   });
 
   it('FrameEncoder writes H.264 yuv420p + AAC lasting as long as the audio', async () => {

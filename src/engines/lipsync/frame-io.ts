@@ -170,6 +170,42 @@ export interface DecodeOptions {
   timeoutMs?: number;
   /** `media.firstVideoFrameSec(file)` when already known (a seek needs it; else it is probed). */
   firstFrameSec?: number;
+  /**
+   * Where frame buffers come from (default: a new buffer per frame). With a pool that the consumer
+   * gives finished frames back to (e.g. FrameEncoder's `pool` option), a long decode allocates a
+   * handful of buffers instead of one per frame: no garbage-collection churn, no fresh pages to fault in.
+   */
+  pool?: FramePool;
+}
+
+/**
+ * Recycled frame buffers of one size. `take` hands out a free buffer or a new one; `give` returns a
+ * buffer nobody uses any more (others sizes are ignored); at most `keep` free buffers are held.
+ */
+export class FramePool {
+  private readonly free: Uint8Array[] = [];
+
+  constructor(
+    readonly frameBytes: number,
+    private readonly keep = 16,
+  ) {
+    if (!Number.isInteger(frameBytes) || frameBytes < 1) throw new RangeError(`bad frame size ${frameBytes}`);
+  }
+
+  take(): Uint8Array {
+    return this.free.pop() ?? new Uint8Array(this.frameBytes);
+  }
+
+  give(buf: Uint8Array): void {
+    if (buf.length === this.frameBytes && this.free.length < this.keep && !this.free.includes(buf)) {
+      this.free.push(buf);
+    }
+  }
+
+  /** Free buffers held now. */
+  get size(): number {
+    return this.free.length;
+  }
 }
 
 /**
@@ -182,8 +218,8 @@ const SEEK_MARGIN_FRAMES = 2;
 
 /**
  * Decodes `file` to yuv420p frames through the constant-frame-rate filters, yielding one frame at a
- * time. ffmpeg runs at the consumer's pace (pipe backpressure): at most about one frame plus the pipe
- * and stream buffers are held here. Each yielded frame has its own buffer, which the consumer owns.
+ * time. ffmpeg runs at the consumer's pace (pipe backpressure): at most a few frames (16 MB, at
+ * least 2 frames) plus the pipe buffer are held here. Each yielded frame has its own buffer, which the consumer owns.
  *
  * With `startFrame` > 0 the decode seeks (input `-ss` two frames early, to the keyframe before, with
  * -copyts and the timestamps shifted by the first frame's time just as `setpts=PTS-STARTPTS` shifts them
@@ -260,44 +296,93 @@ export async function* decodeFrames(
     ],
     { stdout: true, signal, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) },
   );
-  yield* readFrames(proc, width, height, count);
+  yield* readFrames(proc, width, height, count, opts.pool);
 }
 
-/** Cuts a process's stdout into frames; kills the process unless it ran to its end. */
+/** Decoded frames held ahead of the consumer, by bytes: 2 frames at 4K, 5 at 1080p, 8 below. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+const READ_AHEAD_MIN_FRAMES = 2;
+const READ_AHEAD_MAX_FRAMES = 8;
+
+/**
+ * Cuts a process's stdout into frames; kills the process unless it ran to its end. Up to a few frames
+ * are read ahead while the consumer works (or waits for an encoder), so the decoder keeps running in
+ * parallel instead of stalling on a full 64 KB pipe; then the stream is paused until one is taken.
+ */
 async function* readFrames(
   proc: MediaProcess,
   width: number,
   height: number,
   count: number,
+  pool?: FramePool,
 ): AsyncGenerator<YuvFrame, void, undefined> {
   const stdout = proc.stdout;
   if (!stdout) throw new Error('decoder without stdout');
   const frameBytes = yuv420pFrameBytes(width, height);
+  const usePool = pool?.frameBytes === frameBytes ? pool : undefined;
+  const alloc = (): Uint8Array => usePool?.take() ?? Buffer.allocUnsafe(frameBytes);
+  const ahead = Math.max(
+    READ_AHEAD_MIN_FRAMES,
+    Math.min(READ_AHEAD_MAX_FRAMES, Math.floor(READ_AHEAD_BYTES / frameBytes)),
+  );
+  const ready: Uint8Array[] = [];
+  let frame = alloc();
+  let filled = 0;
+  let ended = false;
+  let failure: { err: unknown } | null = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onData = (chunk: Buffer): void => {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(frameBytes - filled, chunk.length - off);
+      chunk.copy(frame, filled, off, off + n);
+      filled += n;
+      off += n;
+      if (filled < frameBytes) continue;
+      ready.push(frame);
+      frame = alloc();
+      filled = 0;
+    }
+    if (ready.length >= ahead) stdout.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: unknown): void => {
+    failure = { err };
+    notify();
+  };
+  stdout.on('data', onData);
+  stdout.once('end', onEnd);
+  stdout.once('close', onEnd); // destroyed (e.g. on abort) without an 'end'
+  stdout.once('error', onError);
+
   let finished = false;
   let yielded = 0;
   try {
-    let frame = Buffer.allocUnsafe(frameBytes);
-    let filled = 0;
-    try {
-      for await (const chunk of stdout as AsyncIterable<Buffer>) {
-        let off = 0;
-        while (off < chunk.length) {
-          const n = Math.min(frameBytes - filled, chunk.length - off);
-          chunk.copy(frame, filled, off, off + n);
-          filled += n;
-          off += n;
-          if (filled < frameBytes) continue;
-          yielded++;
-          yield { width, height, data: frame };
-          if (yielded >= count) return;
-          frame = Buffer.allocUnsafe(frameBytes);
-          filled = 0;
+    while (yielded < count) {
+      const next = ready.shift();
+      if (next === undefined) {
+        if (failure !== null) {
+          await proc.done; // a stopped or failed process explains the broken pipe better
+          throw (failure as { err: unknown }).err;
         }
+        if (ended) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
       }
-    } catch (err) {
-      await proc.done; // a stopped or failed process explains the broken pipe better
-      throw err;
+      if (stdout.isPaused() && ready.length < ahead) stdout.resume();
+      yielded++;
+      yield { width, height, data: next };
     }
+    if (yielded >= count) return;
     await proc.done;
     finished = true;
     if (filled !== 0) {
@@ -307,6 +392,11 @@ async function* readFrames(
       );
     }
   } finally {
+    stdout.off('data', onData);
+    stdout.off('end', onEnd);
+    stdout.off('close', onEnd);
+    stdout.off('error', onError);
+    if (usePool) for (const f of [frame, ...ready.splice(0)]) usePool.give(f);
     if (!finished) {
       proc.kill();
       await proc.done.catch(() => {});
@@ -336,6 +426,13 @@ export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 export interface BaseFramesOptions extends Omit<DecodeOptions, 'startFrame' | 'count'> {
   /** Bytes of decoded frames held at once for backward runs (at least one frame); default 64 MB. */
   chunkBytes?: number;
+}
+
+/** A copy of a frame, in a buffer from the pool when it has that size. */
+function copyFrame(frame: YuvFrame, pool: FramePool | undefined): YuvFrame {
+  const data = pool?.frameBytes === frame.data.length ? pool.take() : new Uint8Array(frame.data.length);
+  data.set(frame.data);
+  return { width: frame.width, height: frame.height, data };
 }
 
 /** A run of source frames played in one direction: `first`, then towards `last`. */
@@ -422,7 +519,7 @@ export async function* baseFrames(
     for (let k = 0; k < total; k++) {
       const index = pingPongIndex(k, n);
       const src = all[index] as YuvFrame;
-      yield { index, frame: { width: src.width, height: src.height, data: Uint8Array.from(src.data) } };
+      yield { index, frame: copyFrame(src, opts.pool) };
     }
     return;
   }
@@ -440,7 +537,7 @@ export async function* baseFrames(
       tailFirst = r + 1 < runs.length ? run.last - Math.min(chunkFrames, length) + 1 : Infinity;
       let index = run.first;
       for await (const frame of decodeRange(run.first, length)) {
-        if (index >= tailFirst) tail.push({ ...frame, data: Uint8Array.from(frame.data) });
+        if (index >= tailFirst) tail.push(copyFrame(frame, opts.pool));
         yield { index, frame };
         index++;
       }
@@ -488,6 +585,11 @@ export interface FrameEncoderOptions {
   queueFrames?: number;
   /** Called with the number of frames written so far. */
   onFrames?: (written: number) => void;
+  /**
+   * Frame buffers go back to this pool once the pipe has taken them (the decoder's pool: see
+   * DecodeOptions.pool); the caller must not touch a frame after writing it.
+   */
+  pool?: FramePool;
   signal?: AbortSignal;
   /** Wall-clock limit of the ffmpeg run; the MediaTool's default when absent, none when 0. */
   timeoutMs?: number;
@@ -630,7 +732,11 @@ export class FrameEncoder {
     const stdin = proc.stdin;
     if (!stdin) throw new Error('encoder without stdin');
     const taken = new Promise<void>((resolve, reject) => {
-      stdin.write(frame.data, (err) => (err ? reject(err) : resolve()));
+      stdin.write(frame.data, (err) => {
+        if (err) return reject(err);
+        this.opts.pool?.give(frame.data);
+        resolve();
+      });
     });
     taken.catch(() => {});
     this.pending.push(taken);

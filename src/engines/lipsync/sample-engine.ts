@@ -14,7 +14,7 @@
  *      the chosen mouth onto each with a feathered lower-face mask and colour match, and encode
  *      H.264 + the new audio through ffmpeg pipes (frame-io.ts). Memory does not grow with length.
  */
-import { link, copyFile, open, rm, writeFile, readFile } from 'node:fs/promises';
+import { link, copyFile, open, rm, writeFile, readFile, type FileHandle } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -24,7 +24,15 @@ import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
 import { audioFeatures } from './audio-features.ts';
 import { buildMask, compositeSample, cropGeometry, extractSample } from './composite.ts';
 import { FaceTracker } from './face-track.ts';
-import { baseFrames, decodeFrames, FrameEncoder, probeLipSyncInputs, X264_ARGS } from './frame-io.ts';
+import {
+  baseFrames,
+  decodeFrames,
+  FrameEncoder,
+  FramePool,
+  probeLipSyncInputs,
+  X264_ARGS,
+  yuv420pFrameBytes,
+} from './frame-io.ts';
 import {
   fitMouthModel,
   parseMouthModel,
@@ -169,14 +177,19 @@ export class SampleLipSync implements LipSyncEngine {
 
   async render(input: LipSyncInput): Promise<SampleRenderResult> {
     const { signal } = input;
-    const { video, audioSec } = await probeLipSyncInputs(
-      this.media,
-      input.videoFile,
-      input.audioFile,
-      signal,
-    );
+    // What does not depend on anything else starts at once: the probes, the cached avatar's files and
+    // the new audio's samples. The probes' errors win (they say what is wrong with an input).
+    const pcmTask = this.media.decodeAudio(input.audioFile, AUDIO_RATE, { signal });
+    pcmTask.catch(() => {});
+    const [probed, fromCache] = await Promise.allSettled([
+      probeLipSyncInputs(this.media, input.videoFile, input.audioFile, signal),
+      input.avatar ? this.loadCached(input.avatar, input.workDir) : Promise.resolve(null),
+    ]);
+    if (probed.status === 'rejected') throw probed.reason;
+    if (fromCache.status === 'rejected') throw fromCache.reason;
+    const { video, audio, audioSec } = probed.value;
 
-    let prepared = input.avatar ? await this.loadCached(input.avatar, input.workDir) : null;
+    let prepared = fromCache.value;
     const cached = prepared !== null;
     const prepShare = prepared ? 0 : 0.5;
     if (prepared) {
@@ -189,48 +202,58 @@ export class SampleLipSync implements LipSyncEngine {
     const rate = { arg: meta.fpsArg, value: meta.fps };
     const total = Math.max(1, Math.floor(audioSec * rate.value + 1e-6));
 
-    // 4-5: the mouth the new speech calls for, and the avatar's own mouth that shows it best.
-    const pcm = await this.media.decodeAudio(input.audioFile, AUDIO_RATE, { signal });
-    const targets = predictShapes(model, audioFeatures(pcm, AUDIO_RATE, rate.value, total));
-    const slotOf = new Int32Array(meta.frames).fill(-1);
-    meta.sampleFrames.forEach((f, slot) => (slotOf[f] = slot));
-    const choice: Int32Array | null =
-      meta.sampleFrames.length > 0
-        ? selectSamples(
-            targets,
-            { shapes: track.map((f) => f.shape), usable: Array.from(slotOf, (s) => s >= 0) },
-            this.opts.select,
-          )
-        : null;
-
-    // 6: composite and encode.
-    const geom = meta.geom;
-    const mask = buildMask(geom);
-    const sampleBytes = geom.width * geom.height * 3;
-    const sample = new Uint8Array(sampleBytes);
-    const samples = await open(prepared.samplesFile, 'r');
+    // The encoder and the base-frame decoder start now, so that their start-up and the decoder's first
+    // frames overlap the prediction and selection below. They share frame buffers: a handful in all.
+    const pool = new FramePool(yuv420pFrameBytes(meta.width, meta.height));
     const encoder = new FrameEncoder(this.media, {
       outFile: input.outFile,
       width: meta.width,
       height: meta.height,
       fps: rate,
       audioFile: input.audioFile,
+      audioSampleRate: audio.audio.sampleRate,
       durationSec: audioSec,
       signal,
       timeoutMs: 0,
       videoArgs: encoderArgs(meta.width, meta.height),
+      pool,
     });
+    const frames = baseFrames(this.media, input.videoFile, meta.frames, total, {
+      fps: rate,
+      width: meta.width,
+      height: meta.height,
+      signal,
+      timeoutMs: 0,
+      pool,
+    });
+    const first = frames.next();
+    first.catch(() => {});
+    let samples: FileHandle | null = null;
     try {
+      // 4-5: the mouth the new speech calls for, and the avatar's own mouth that shows it best.
+      const targets = predictShapes(model, audioFeatures(await pcmTask, AUDIO_RATE, rate.value, total));
+      const slotOf = new Int32Array(meta.frames).fill(-1);
+      meta.sampleFrames.forEach((f, slot) => (slotOf[f] = slot));
+      const choice: Int32Array | null =
+        meta.sampleFrames.length > 0
+          ? selectSamples(
+              targets,
+              { shapes: track.map((f) => f.shape), usable: Array.from(slotOf, (s) => s >= 0) },
+              this.opts.select,
+            )
+          : null;
+
+      // 6: composite and encode.
+      const geom = meta.geom;
+      const mask = buildMask(geom);
+      const sampleBytes = geom.width * geom.height * 3;
+      const sample = new Uint8Array(sampleBytes);
+      samples = await open(prepared.samplesFile, 'r');
       let k = 0;
       let edited = 0;
       let loaded = -1;
-      for await (const { index, frame } of baseFrames(this.media, input.videoFile, meta.frames, total, {
-        fps: rate,
-        width: meta.width,
-        height: meta.height,
-        signal,
-        timeoutMs: 0,
-      })) {
+      for (let next = await first; !next.done; next = await frames.next()) {
+        const { index, frame } = next.value;
         const base = track[index];
         const slot = choice ? (slotOf[choice[k] ?? -1] ?? -1) : -1;
         if (base && base.ok && base.weight > 0 && slot >= 0 && isInvertible(base.pose)) {
@@ -251,10 +274,10 @@ export class SampleLipSync implements LipSyncEngine {
       input.onProgress(1);
       return { durationSec: out.durationSec, frames: k, editedFrames: edited, prepared: !cached };
     } catch (err) {
-      await encoder.abort();
+      await Promise.all([encoder.abort(), frames.return(undefined).catch(() => undefined)]);
       throw err;
     } finally {
-      await samples.close();
+      await samples?.close();
     }
   }
 
