@@ -25,6 +25,10 @@
  * and encoding as many frames with libx264 veryfast crf 20 yuv420p, timed in the same run before and
  * after the engine's renders (the faster counts).
  * Writes eval-results/lipsync.json and prints tables. Engines are injected (runLipSyncEval).
+ *
+ * Flags: --engines=passthrough,sample  --clips=<name prefixes>  --no-loo (skip the leave-one-speaker-out
+ * engine)  --no-speed  --speed-only (speed and 60 s preparation only, to eval-results/lipsync-speed.json)
+ * --keep (keep the work files in eval-results/lipsync-work).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -905,6 +909,9 @@ async function main(): Promise<void> {
   const only = args.find((a) => a.startsWith('--clips='))?.slice('--clips='.length);
   const keep = args.includes('--keep');
   const noSpeed = args.includes('--no-speed');
+  // Only the speed section (and the 60 s preparation): a quick, quiet re-measure of the timings.
+  const speedOnly = args.includes('--speed-only');
+  if (speedOnly && noSpeed) throw new Error('--speed-only and --no-speed exclude each other');
   const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
   const outDir = join(repoRoot, 'eval-results');
   await mkdir(outDir, { recursive: true });
@@ -912,6 +919,7 @@ async function main(): Promise<void> {
     ? DEFAULT_CLIPS.filter((c) => only.split(',').some((o) => c.startsWith(o)))
     : [...DEFAULT_CLIPS];
   if (clips.length === 0) throw new Error(`no clip matches --clips=${only}`);
+  if (speedOnly) clips.length = 0;
   const media = testMedia();
   const workDir = keep ? join(outDir, 'lipsync-work') : undefined;
   if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -923,7 +931,7 @@ async function main(): Promise<void> {
     Object.entries(all).filter(([name]) => !engineArg || engineArg.split(',').includes(name)),
   );
   // Leave one speaker out: for each clip, an engine whose prior was fitted on the other clips only.
-  const loo = !args.includes('--no-loo') && 'sample' in engines;
+  const loo = !speedOnly && !args.includes('--no-loo') && 'sample' in engines;
   const fitInputs = new Map<string, FitInput>();
   if (loo) {
     for (const c of DEFAULT_CLIPS) fitInputs.set(c, await firstHalfFitInput(media, sharedMediaDir(), c));
@@ -949,7 +957,7 @@ async function main(): Promise<void> {
   });
   await avatars.close();
   await rm(cacheDir, { recursive: true, force: true });
-  const outFile = join(outDir, 'lipsync.json');
+  const outFile = join(outDir, speedOnly ? 'lipsync-speed.json' : 'lipsync.json');
   await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(
     `tracker: ${report.tracker.name}, ${report.tracker.backend}, ${report.tracker.msPerFrame} ms/frame over ${report.tracker.frames} frames`,
