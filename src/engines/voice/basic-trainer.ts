@@ -10,6 +10,7 @@ import type { VoiceProfile, VoiceTrainer, VoiceTrainingInput } from '../ports.ts
 import type { MediaTool } from '../../repositories/media.ts';
 import {
   countEnergyPeaks,
+  speechEnergy,
   detectSpeech,
   median,
   percentile,
@@ -46,7 +47,7 @@ export class BasicVoiceTrainer implements VoiceTrainer {
     const f0: number[] = [];
     let speechSeconds = 0;
     let peaks = 0;
-    let speechEnergy = 0;
+    let speechEnergySum = 0;
     let speechFrames = 0;
     // The spectral envelope (envelope.ts) is learned from the first ENVELOPE_MAX_SECONDS of audio.
     const forEnvelope: Float32Array[] = [];
@@ -62,11 +63,9 @@ export class BasicVoiceTrainer implements VoiceTrainer {
       }
       speechSeconds += vad.speechSeconds;
       peaks += countEnergyPeaks(vad.levelsDb, vad.speech);
-      vad.speech.forEach((isSpeech, f) => {
-        if (isSpeech !== 1) return;
-        speechEnergy += 10 ** ((vad.levelsDb[f] as number) / 10);
-        speechFrames++;
-      });
+      const loud = speechEnergy(vad);
+      speechEnergySum += loud.energy;
+      speechFrames += loud.frames;
       const frameF0 = pitchOfFrames(pcm, TRAINING_SAMPLE_RATE, vad.frameLen, vad.speech, {
         minHz: MIN_F0_HZ,
         maxHz: MAX_F0_HZ,
@@ -101,8 +100,8 @@ export class BasicVoiceTrainer implements VoiceTrainer {
       f0MedianHz: round(median(f0), 1),
       f0RangeSemitones: round(semitones(percentile(f0, 10), percentile(f0, 90)), 2),
       speakingRate: round(peaks / speechSeconds, 2),
-      loudnessDb: round(speechFrames > 0 ? toDb(Math.sqrt(speechEnergy / speechFrames)) : SILENCE_DB, 1),
-      // What the speech engine converts its output toward (LITE: statistics + 32 frames; PRO: 128).
+      loudnessDb: round(speechFrames > 0 ? toDb(Math.sqrt(speechEnergySum / speechFrames)) : SILENCE_DB, 1),
+      // What the speech engine converts its output toward (LITE: statistics + 128 frames; PRO: 512).
       extra: { envelope: analyzeSpeaker(concat(forEnvelope), input.tier) },
     };
   }

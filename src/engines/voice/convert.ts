@@ -5,9 +5,9 @@
  * on a 40-band mel filterbank as cepstra c0..c19 (envelope.ts). Per frame:
  * 1. standardise c1..c19 with the source's statistics (the input's own speech frames when no source
  *    envelope is given) and give them the target's long-term mean and standard deviation;
- * 2. when the target has a codebook (PRO, and a small one for LITE), find the nearest entries to the
- *    standardised frame (c0 included, as relative loudness), and move the frame toward their
- *    softmax-weighted blend by `codebookWeight`;
+ * 2. when the target has a codebook (512 entries for PRO, 128 for LITE), find the nearest entries to
+ *    the standardised frame (c0 included, as relative loudness), and move the frame toward their
+ *    softmax-weighted blend (the tiers use the single nearest) by `codebookWeight`;
  * 3. the change (target minus source cepstra), averaged over +-smoothFrames, becomes smooth per-band
  *    log gains (truncated inverse DCT), interpolated to FFT bins and applied as gain = target / source;
  *    `refine` rounds re-measure the envelope after the gains and add what the filterbank smoothed away.
@@ -49,13 +49,20 @@ const DEFAULTS: Required<ConvertOptions> = {
 };
 
 /**
- * Per-tier settings chosen on the voice eval (eval/voice/try-convert.ts, 14 speakers, 2026-11-25, English
- * by flite): PRO identification 0.82 at WER 0.40, LITE 0.57 at WER 0.32; the unconverted voice 0.07 at
- * 0.08. Smoothing over +-1 frame instead: PRO 0.89 at 0.67, LITE 0.57 at 0.49.
+ * Per-tier settings chosen on the voice eval (`npm run eval:voice`: 14 speakers, English by flite,
+ * GMM-UBM identifier, pocketsphinx WER; 2026-12-07): each frame takes its single nearest codebook entry
+ * (a blend of the 3 nearest keeps the words better but averages the speaker away: LITE 0.60 at WER 0.15)
+ * and moves part of the way to it. How far trades similarity for intelligibility:
+ *   LITE (128 entries): 0.7 -> identification 0.63 at WER 0.18; 0.75 -> 0.70 at 0.22; 0.8 -> 0.76 at 0.26.
+ *   PRO (512 entries):  0.8 -> 0.77 at 0.24; 0.85 -> 0.82 at 0.27; 0.9 -> 0.82 at 0.30; 1 -> 0.82 at 0.36-0.41.
+ * LITE takes the most similar setting within the WER target, PRO the least intelligibility lost for its
+ * identification target. Tried and dropped: smoothing the entry choice over time (Viterbi, switch cost
+ * 20: WER 0.55), a vocal-tract warp by the centroid ratio (identification down to 0.71), keeping c1..c4
+ * unconverted (0.68).
  */
 export const TIER_DEFAULTS: Record<VoiceTier, ConvertOptions> = {
-  LITE: { codebookWeight: 0.8, nearest: 3, smoothFrames: 2 },
-  PRO: { codebookWeight: 1, nearest: 1, smoothFrames: 2 },
+  LITE: { codebookWeight: 0.75, nearest: 1, smoothFrames: 2 },
+  PRO: { codebookWeight: 0.85, nearest: 1, smoothFrames: 2 },
 };
 
 /** Source statistics the conversion needs (from an envelope, or measured on the input). */

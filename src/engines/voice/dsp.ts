@@ -113,6 +113,18 @@ export function detectSpeech(pcm: Float32Array, sampleRate: number, opts: VadOpt
   };
 }
 
+/** Summed linear energy (mean square) and number of the speech frames of a VAD result. */
+export function speechEnergy(vad: VadResult): { energy: number; frames: number } {
+  let energy = 0;
+  let frames = 0;
+  vad.speech.forEach((isSpeech, f) => {
+    if (isSpeech !== 1) return;
+    energy += 10 ** ((vad.levelsDb[f] as number) / 10);
+    frames++;
+  });
+  return { energy, frames };
+}
+
 export interface PitchOptions {
   minHz?: number;
   maxHz?: number;

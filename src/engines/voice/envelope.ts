@@ -7,8 +7,9 @@
  *   spectral centroid of speech frames between 250 and 4000 Hz).
  * - a codebook of the speaker's own frame envelopes: k-means centroids of the mean-removed cepstra
  *   c0..c19 (c0 = the frame's log energy relative to the speaker's mean) with their share of the
- *   frames, for frame-wise conversion: 128 entries for PRO (about 13 KB of JSON), 32 for LITE (about
- *   5 KB; the long-term statistics alone moved the eval's identification only from 0.09 to 0.17).
+ *   frames, for frame-wise conversion: up to 512 entries for PRO (about 70 KB of JSON), 128 for LITE
+ *   (about 18 KB), at most one per 4 speech frames (the long-term statistics alone moved the eval's
+ *   identification only from 0.09 to 0.17; 32 entries for LITE and 128 for PRO identified less).
  * The same analysis (MelAnalyzer) runs at conversion time at the synthesizer's sample rate.
  */
 import type { VoiceTier } from '../ports.ts';
@@ -22,9 +23,9 @@ export const MEL_HIGH_HZ = 7600;
 /** Cepstra kept per frame, c0 included. */
 export const CEPS = 20;
 /** Codebook size for PRO (fewer when the speech is short). */
-export const PRO_CODEBOOK_SIZE = 128;
+export const PRO_CODEBOOK_SIZE = 512;
 /** Codebook size for LITE (0: none): a few typical envelopes, a few KB of JSON. */
-export const LITE_CODEBOOK_SIZE = 32;
+export const LITE_CODEBOOK_SIZE = 128;
 /** Centroid range for the formant-scale estimate, Hz. */
 const CENTROID_LOW_HZ = 250;
 const CENTROID_HIGH_HZ = 4000;

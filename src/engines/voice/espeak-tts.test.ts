@@ -7,15 +7,22 @@ import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { FfmpegMedia } from '../../repositories/ffmpeg-media.ts';
 import type { SpeechInput, VoiceProfile } from '../ports.ts';
 import { detectSpeech, median, pitchOfFrames, rms, toDb } from './dsp.ts';
+import { BasicVoiceTrainer } from './basic-trainer.ts';
 import {
   applyGain,
+  BASE_SPEAKING_RATE,
   chooseVoice,
   DEFAULT_F0_HZ,
   EspeakSpeechEngine,
+  FOLLOWS_RATE_AND_LOUDNESS,
+  LOUDNESS_RANGE_DB,
+  loudnessGain,
   planPieces,
+  speakerTempo,
   rateFor,
   resampleLinear,
   targetF0,
+  TEMPO_RANGE,
   WavWriter,
 } from './espeak-tts.ts';
 
@@ -64,6 +71,44 @@ describe('espeak-tts pure parts', () => {
     assert.equal(rateFor(1.5), 263);
     assert.equal(rateFor(0.1), 80);
     assert.equal(rateFor(5), 450);
+  });
+
+  it('speakerTempo follows the trained rate against the base synthesizers, within TEMPO_RANGE, LITE only', () => {
+    const [lo, hi] = TEMPO_RANGE;
+    const lite = (speakingRate: number) => speakerTempo({ ...profile(120), speakingRate });
+    assert.equal(speakerTempo(null), 1);
+    assert.equal(lite(BASE_SPEAKING_RATE), 1);
+    const inside = BASE_SPEAKING_RATE * (1 + (hi - 1) / 2);
+    assert.ok(Math.abs(lite(inside) - inside / BASE_SPEAKING_RATE) < 1e-9);
+    assert.equal(lite(BASE_SPEAKING_RATE * lo * 0.5), lo);
+    assert.equal(lite(BASE_SPEAKING_RATE * hi * 2), hi);
+    assert.equal(lite(0), 1);
+    assert.equal(FOLLOWS_RATE_AND_LOUDNESS.PRO, false);
+    assert.equal(speakerTempo({ ...profile(120), tier: 'PRO', speakingRate: BASE_SPEAKING_RATE * 2 }), 1);
+  });
+
+  it('loudnessGain brings speech to the trained level, within LOUDNESS_RANGE_DB and 12 dB, LITE only', () => {
+    const [lo, hi] = LOUDNESS_RANGE_DB;
+    // 1 s of silence, 2 s of a 200 Hz tone at `level` dBFS RMS, 1 s of silence.
+    const tone = (level: number) => {
+      const pcm = new Int16Array(4 * SR);
+      const amp = 10 ** (level / 20) * Math.SQRT2 * 32767;
+      for (let i = SR; i < 3 * SR; i++) pcm[i] = Math.round(amp * Math.sin((2 * Math.PI * 200 * i) / SR));
+      return pcm;
+    };
+    const db = (g: number) => 20 * Math.log10(g);
+    const lite = (loudnessDb: number) => ({ ...profile(120), loudnessDb });
+    // within 0.6 dB: the detector's hangover counts 10 silent frames after the tone as speech (-0.4 dB)
+    const near = (got: number, want: number, what: string) =>
+      assert.ok(Math.abs(got - want) < 0.6, `${what}: ${got} dB, expected ${want}`);
+    const pcm = tone(-30);
+    assert.equal(loudnessGain(pcm, SR, null), 1);
+    near(db(loudnessGain(pcm, SR, lite((lo + hi) / 2))), (lo + hi) / 2 + 30, 'inside the range');
+    near(db(loudnessGain(pcm, SR, lite(lo - 20))), lo + 30, 'below the range: its floor');
+    near(db(loudnessGain(pcm, SR, lite(hi + 20))), hi + 30, 'above the range: its ceiling');
+    near(db(loudnessGain(tone(-45), SR, lite(hi))), 12, 'at most 12 dB');
+    assert.equal(loudnessGain(new Int16Array(SR), SR, lite(hi)), 1, 'no speech: unchanged');
+    assert.equal(loudnessGain(pcm, SR, { ...lite(lo), tier: 'PRO' }), 1, 'PRO keeps the level');
   });
 
   it('applyGain scales linearly and soft-clips without wrap-around', () => {
@@ -246,6 +291,43 @@ describe('EspeakSpeechEngine', () => {
     const slow = await speak(EN, { speedRatio: 0.6 });
     assert.ok(fast.durationSec < normal.durationSec * 0.8, `${fast.durationSec} vs ${normal.durationSec}`);
     assert.ok(slow.durationSec > normal.durationSec * 1.3, `${slow.durationSec} vs ${normal.durationSec}`);
+  });
+
+  it('a LITE voice follows the trained speaking rate and loudness; a PRO voice does not', async () => {
+    const [lo, hi] = TEMPO_RANGE;
+    const [quiet, loud] = LOUDNESS_RANGE_DB;
+    const slowQuiet = { ...profile(120), speakingRate: BASE_SPEAKING_RATE * lo, loudnessDb: quiet };
+    const fastLoud = { ...profile(120), speakingRate: BASE_SPEAKING_RATE * hi, loudnessDb: loud };
+    const slow = await speak(EN, { voice: slowQuiet });
+    const fast = await speak(EN, { voice: fastLoud });
+    const ratio = slow.durationSec / fast.durationSec;
+    assert.ok(ratio > 1 + (hi / lo - 1) / 2, `slow ${slow.durationSec} s vs fast ${fast.durationSec} s`);
+    const louder = fast.levelDb - slow.levelDb;
+    assert.ok(Math.abs(louder - (loud - quiet)) < 2, `fast voice ${louder} dB louder`);
+    const proSlow = await speak(EN, { voice: { ...slowQuiet, tier: 'PRO' } });
+    const proFast = await speak(EN, { voice: { ...fastLoud, tier: 'PRO' } });
+    assert.equal(proSlow.durationSec, proFast.durationSec);
+    assert.ok(Math.abs(proSlow.levelDb - proFast.levelDb) < 0.1);
+  });
+
+  it('BASE_SPEAKING_RATE is what the trainer measures on the base synthesizers', async () => {
+    const trainer = new BasicVoiceTrainer(media);
+    const texts = [
+      '今天天气很好，我们一起去公园散步吧。这家公司去年的收入增长了很多，大家都很高兴。请在周五之前把报告发给我，谢谢你的帮助。',
+      'The weather is nice today, so we should take a walk in the park. Our revenue grew a lot last year and everyone is happy. Please send me the report before Friday, thank you for your help.',
+    ];
+    for (const text of texts) {
+      const inp = input(text);
+      await engine.synthesize(inp);
+      const p = await trainer.train({
+        audioFiles: [inp.outFile],
+        tier: 'LITE',
+        workDir: join(dir, 'train'),
+        signal: new AbortController().signal,
+      });
+      const off = Math.abs(p.speakingRate / BASE_SPEAKING_RATE - 1);
+      assert.ok(off < 0.1, `${text.slice(0, 10)}: ${p.speakingRate} peaks/s vs ${BASE_SPEAKING_RATE}`);
+    }
   });
 
   it('refuses text with nothing to speak', async () => {

@@ -9,14 +9,18 @@
  * long the text), and ffmpeg turns that file into the output format.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import vm from 'node:vm';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
-import type { SpeechEngine, SpeechInput, SpeechLanguage, VoiceProfile } from '../ports.ts';
+import type { SpeechEngine, SpeechInput, SpeechLanguage, VoiceProfile, VoiceTier } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import { convertVoice } from './convert.ts';
+import { detectSpeech, speechEnergy, toDb } from './dsp.ts';
 import { envelopeOfProfile } from './envelope.ts';
 import { durationStretchFor, synthesizeEnglish } from './flite.ts';
 import { endsSentence, isSpeakable, normalizeText, splitByScript, splitIntoPieces } from './text.ts';
@@ -37,6 +41,44 @@ interface EspeakModule {
 }
 
 const ESPEAK_PACKAGE = '@echogarden/espeak-ng-emscripten';
+
+type EspeakFactory = () => Promise<EspeakModule>;
+
+/**
+ * The package's module factory. Its one 840 KB ES module is evaluated as a plain script (vm.Script,
+ * `import.meta.url` replaced by the file's URL, dynamic `import()` through the main context's loader)
+ * rather than imported: under the tsx loader the server runs with, an import of that file is rewritten
+ * by the loader and costs about 100 MB of resident memory for good; as a script it costs about 8 MB.
+ * Where the script form is not possible (a Node without vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+ * a changed package layout), the package is imported as usual.
+ */
+async function loadEspeakFactory(): Promise<EspeakFactory> {
+  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  let file: string | null = null;
+  try {
+    file = createRequire(import.meta.url).resolve(`${ESPEAK_PACKAGE}/espeak-ng.js`);
+  } catch {
+    file = null;
+  }
+  if (loader !== undefined && file !== null) {
+    const source = await readFile(file, 'utf8');
+    const exportAtEnd = /\bexport\s+default\s+Module\s*;?\s*$/;
+    if (exportAtEnd.test(source) && !/^\s*(import|export)\s/m.test(source.replace(exportAtEnd, ''))) {
+      const script = new vm.Script(
+        source
+          .replace(exportAtEnd, 'Module;')
+          .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(file).href)),
+        { filename: file, importModuleDynamically: loader },
+      );
+      const factory: unknown = script.runInThisContext();
+      if (typeof factory === 'function') return factory as EspeakFactory;
+    }
+  }
+  // A computed specifier: the package has no type declarations.
+  const specifier: string = ESPEAK_PACKAGE;
+  const mod = (await import(specifier)) as { default: EspeakFactory };
+  return mod.default;
+}
 
 /** Longest piece synthesized in one call (about 75 s of Mandarin, under a second of CPU). */
 export const MAX_PIECE_CHARS = 300;
@@ -112,6 +154,57 @@ export function chooseVoice(lang: SpeechLanguage, targetHz: number): { voice: st
 /** espeak words per minute for a speed ratio; espeak cannot go below 80 wpm (ratio about 0.46). */
 export function rateFor(speedRatio: number): number {
   return Math.round(Math.min(MAX_RATE_WPM, Math.max(MIN_RATE_WPM, DEFAULT_RATE_WPM * speedRatio)));
+}
+
+/**
+ * Speaking rate (the trainer's energy peaks per second of speech) of the base synthesizers at speed 1:
+ * espeak-ng Mandarin 4.03, flite English 4.10 on the same paragraph (espeak-tts.test.ts re-measures
+ * both). The real speakers in shared/media measure 3.3-4.9.
+ */
+export const BASE_SPEAKING_RATE = 4.07;
+/**
+ * Which tiers follow the trained speaking rate and loudness. Measured on the voice eval (2026-12-07,
+ * identification / English WER): LITE with them 0.68 / 0.21, without 0.71 / 0.22; PRO with them
+ * 0.76 / 0.27, without 0.82 / 0.27 (a tempo range of 0.8-1.25 and loudness up to -14 dBFS cost more:
+ * LITE 0.66 / 0.26, PRO 0.74 / 0.35). LITE adapts every trait it can measure, cheaply; PRO keeps the
+ * synthesizer's tempo and level, which its frame-wise envelope conversion matches best (speedRatio and
+ * volumeRatio still apply).
+ */
+export const FOLLOWS_RATE_AND_LOUDNESS: Readonly<Record<VoiceTier, boolean>> = { LITE: true, PRO: false };
+/** How far the trained rate may move the base synthesizer's tempo (beyond, words blur for recognizers). */
+export const TEMPO_RANGE: readonly [number, number] = [0.9, 1.1];
+/**
+ * The trained loudness is followed within this range of speech RMS, dBFS: quieter voices come out
+ * quieter, but nothing is pushed above the synthesizers' own level (about -19 dBFS), where the soft
+ * clipper would distort it.
+ */
+export const LOUDNESS_RANGE_DB: readonly [number, number] = [-26, -18];
+/** Largest loudness correction of one piece, dB either way. */
+const MAX_LOUDNESS_GAIN_DB = 12;
+
+const clampTo = (x: number, [lo, hi]: readonly [number, number]): number => Math.min(hi, Math.max(lo, x));
+
+/** The trained voice's tempo relative to the base synthesizers (1 without a voice, a rate, or for PRO). */
+export function speakerTempo(voice: VoiceProfile | null): number {
+  if (voice === null || !FOLLOWS_RATE_AND_LOUDNESS[voice.tier] || !(voice.speakingRate > 0)) return 1;
+  return clampTo(voice.speakingRate / BASE_SPEAKING_RATE, TEMPO_RANGE);
+}
+
+/**
+ * Gain that brings a piece's speech loudness (RMS of its speech frames) to the trained voice's,
+ * within LOUDNESS_RANGE_DB; 1 without a voice, for PRO, or without speech in the piece.
+ */
+export function loudnessGain(pcm: Int16Array, sampleRate: number, voice: VoiceProfile | null): number {
+  if (voice === null || !FOLLOWS_RATE_AND_LOUDNESS[voice.tier] || !Number.isFinite(voice.loudnessDb))
+    return 1;
+  const { energy, frames } = speechEnergy(detectSpeech(toFloat(pcm), sampleRate));
+  if (frames === 0) return 1;
+  const measured = toDb(Math.sqrt(energy / frames));
+  const db = clampTo(clampTo(voice.loudnessDb, LOUDNESS_RANGE_DB) - measured, [
+    -MAX_LOUDNESS_GAIN_DB,
+    MAX_LOUDNESS_GAIN_DB,
+  ]);
+  return 10 ** (db / 20);
 }
 
 /** Linear gain with a smooth knee: identity below CLIP_KNEE, then tanh toward (never past) full scale. */
@@ -268,12 +361,8 @@ export class EspeakSpeechEngine implements SpeechEngine {
   /** Loads the wasm module on first use; a failed load is retried next time. */
   private loadWorker(): Promise<EspeakWorker> {
     if (!this.worker) {
-      // A computed specifier: the package has no type declarations.
-      const specifier: string = ESPEAK_PACKAGE;
-      this.worker = import(specifier)
-        .then(
-          async (mod: { default: () => Promise<EspeakModule> }) => new (await mod.default()).eSpeakNGWorker(),
-        )
+      this.worker = loadEspeakFactory()
+        .then(async (factory) => new (await factory()).eSpeakNGWorker())
         .catch((err: unknown) => {
           this.worker = null;
           throw err;
@@ -328,11 +417,14 @@ export class EspeakSpeechEngine implements SpeechEngine {
     input.signal.throwIfAborted();
 
     const worker = await this.loadWorker();
-    const rate = rateFor(input.speedRatio);
+    // The trained speaking rate sets the tempo; speedRatio applies on top.
+    const speed = input.speedRatio * speakerTempo(input.voice);
+    const rate = rateFor(speed);
     const pauseScale = DEFAULT_RATE_WPM / rate;
     const f0 = targetF0(input.voice, input.pitchRatio);
-    // crossLanguage: each piece simply speaks its own language with that language's voice, so the
-    // baseline behaves the same either way; a cloning engine uses it to carry the voice across.
+    // crossLanguage (seed kyyRole) changes nothing here, by design: every piece, in either language,
+    // is spoken by that language's synthesizer and converted toward the same speaker's envelope and
+    // pitch, so a voice trained in one language speaks the other with its timbre either way.
     const totalChars = pieces.reduce((n, p) => n + p.text.length, 0);
     // A trained voice carries its spectral envelope: each piece is converted toward it (convert.ts).
     const target = input.voice === null ? null : envelopeOfProfile(input.voice.extra);
@@ -348,7 +440,7 @@ export class EspeakSpeechEngine implements SpeechEngine {
         if (piece.lang === 'en') {
           const en = await synthesizeEnglish(piece.text, {
             f0MeanHz: f0,
-            durationStretch: durationStretchFor(input.speedRatio),
+            durationStretch: durationStretchFor(speed),
             workDir: input.workDir,
           });
           pcm = resampleLinear(en.pcm, en.sampleRate, worker.samplerate);
@@ -359,7 +451,10 @@ export class EspeakSpeechEngine implements SpeechEngine {
         if (target !== null && input.voice !== null) {
           pcm = toInt16(convertVoice(toFloat(pcm), worker.samplerate, null, target, input.voice.tier));
         }
-        await wav.write(applyGain(pcm, input.volumeRatio));
+        // The trained loudness, then volumeRatio on top.
+        await wav.write(
+          applyGain(pcm, input.volumeRatio * loudnessGain(pcm, worker.samplerate, input.voice)),
+        );
         await wav.silence(piece.pauseAfterSec * pauseScale);
         doneChars += piece.text.length;
         input.onProgress((SYNTH_PROGRESS_SHARE * doneChars) / totalChars);
@@ -372,6 +467,17 @@ export class EspeakSpeechEngine implements SpeechEngine {
     await wav.close();
 
     const durationSec = wav.sampleCount / wav.sampleRate;
+    if (ext === '.wav') {
+      // The file is already what a .wav output is (mono 16-bit PCM, no metadata): no transcoding.
+      try {
+        await rename(wavPath, input.outFile);
+      } catch {
+        await copyFile(wavPath, input.outFile);
+        await rm(wavPath, { force: true });
+      }
+      input.onProgress(1);
+      return { durationSec };
+    }
     try {
       await this.media.ffmpeg(['-i', wavPath, '-map_metadata', '-1', '-ac', '1', ...codec, input.outFile], {
         signal: input.signal,
