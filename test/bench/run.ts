@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassthroughLipSync } from '../../src/engines/lipsync/passthrough.ts';
+import { avatarReuseBench } from './avatar-reuse.ts';
 import { longAudio, testMedia, videoH264 } from '../helpers/fixtures.ts';
 import { createHarness } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -75,18 +76,21 @@ async function passthroughBench(): Promise<void> {
   record('passthrough real-time factor', s / durationSec, 'x', 'render seconds per output second');
 }
 
+/** Runs one bench script of this directory in its own process; its last stdout line is its JSON result. */
+function child<T>(script: string, args: string[] = []): T {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (res.status !== 0) throw new Error(`${script} failed with status ${String(res.status)}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as T;
+}
+
 /** The 500 MB download runs in its own process so its RSS is the fetcher's, not this bench's. */
 function downloadBench(): void {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'download-rss.ts')], {
-    encoding: 'utf8',
-  });
-  if (res.status !== 0) throw new Error(`download bench failed: ${res.stderr}`);
-  const r = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as {
-    bytes: number;
-    seconds: number;
-    rssBeforeMb: number;
-    peakRssMb: number;
-  };
+  const r = child<{ bytes: number; seconds: number; rssBeforeMb: number; peakRssMb: number }>(
+    'download-rss.ts',
+  );
   record(
     '500 MB download: peak RSS',
     r.peakRssMb,
@@ -96,9 +100,87 @@ function downloadBench(): void {
   record('500 MB download: speed', r.bytes / 2 ** 20 / r.seconds, 'MB/s', 'loopback, streamed to disk');
 }
 
+/**
+ * 10,000 characters of mixed Mandarin and English in a trained PRO voice (conversion on), in its own
+ * process so that its peak RSS is the engine's alone (synth-rss.ts).
+ */
+function longSpeechBench(): void {
+  const r = child<{
+    chars: number;
+    durationSec: number;
+    seconds: number;
+    rtf: number;
+    rssBeforeMb: number;
+    rssByTenth: number[];
+    peakRssMb: number;
+  }>('synth-rss.ts');
+  record(
+    `speech, ${r.chars} chars, PRO voice: peak RSS`,
+    r.peakRssMb,
+    'MB',
+    `target < 300; ${r.rssBeforeMb.toFixed(0)} MB before it started; RSS at each tenth ${r.rssByTenth.join(' ')}`,
+  );
+  record(
+    `speech, ${r.chars} chars, PRO voice: real-time factor`,
+    r.rtf,
+    'x',
+    `${(r.durationSec / 60).toFixed(1)} min of mp3 in ${r.seconds.toFixed(1)} s`,
+  );
+}
+
+/**
+ * The sample lip-sync engine on a long 4K video with 20 s of new speech, first time (preparation and
+ * render), in its own process (lipsync-rss.ts). `--4k-seconds=N` sets the video's length (default 300:
+ * about 20 minutes here, most of it the face tracking of 7500 4K frames).
+ */
+function lipSync4kBench(seconds: number): void {
+  const r = child<{
+    videoSec: number;
+    audioSec: number;
+    prepareSec: number | null;
+    totalSec: number;
+    frames: number;
+    rssBeforeMb: number;
+    peakRssMb: number;
+    peakTreeRssMb: number;
+  }>('lipsync-rss.ts', [String(seconds)]);
+  const what = `lip-sync, ${r.videoSec} s 4K video + ${r.audioSec.toFixed(0)} s speech, first time`;
+  record(
+    `${what}: peak RSS with ffmpeg`,
+    r.peakTreeRssMb,
+    'MB',
+    `target < 1536; Node alone ${r.peakRssMb.toFixed(0)} MB (${r.rssBeforeMb.toFixed(0)} before)`,
+  );
+  record(
+    `${what}: wall time`,
+    r.totalSec,
+    's',
+    `preparation ${r.prepareSec === null ? '-' : r.prepareSec.toFixed(0)} s, render of ${r.frames} frames the rest`,
+  );
+}
+
+async function avatarBench(): Promise<void> {
+  const r = await avatarReuseBench();
+  const what = `work on a ${r.videoSec} s ${r.resolution} video, ${r.audioSec} s audio, end to end`;
+  record(`${what}: first`, r.firstSec, 's', 'download, intake, avatar preparation, render, store');
+  record(
+    `${what}: second (avatar cached)`,
+    r.secondSec,
+    's',
+    `${r.speedup.toFixed(1)}x faster; target >= 2x`,
+  );
+}
+
+const arg4k = process.argv.find((a) => a.startsWith('--4k-seconds='));
+const seconds4k = arg4k ? Number(arg4k.slice('--4k-seconds='.length)) : 300;
+if (!Number.isFinite(seconds4k) || seconds4k < 10) throw new Error('--4k-seconds must be a number >= 10');
+
 downloadBench();
+longSpeechBench();
 await apiBench();
 await passthroughBench();
+await avatarBench();
+lipSync4kBench(seconds4k);
 record('peak RSS of this process', process.memoryUsage().rss / 1024 / 1024, 'MB');
 console.table(rows);
 const out = join(import.meta.dirname, '..', '..', 'bench-results');
