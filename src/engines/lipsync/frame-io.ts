@@ -180,7 +180,7 @@ export interface DecodeOptions {
 
 /**
  * Recycled frame buffers of one size. `take` hands out a free buffer or a new one; `give` returns a
- * buffer nobody uses any more (others sizes are ignored); at most `keep` free buffers are held.
+ * buffer nobody uses any more (other sizes are ignored); at most `keep` free buffers are held.
  */
 export class FramePool {
   private readonly free: Uint8Array[] = [];
@@ -219,7 +219,8 @@ const SEEK_MARGIN_FRAMES = 2;
 /**
  * Decodes `file` to yuv420p frames through the constant-frame-rate filters, yielding one frame at a
  * time. ffmpeg runs at the consumer's pace (pipe backpressure): at most a few frames (16 MB, at
- * least 2 frames) plus the pipe buffer are held here. Each yielded frame has its own buffer, which the consumer owns.
+ * least 2 frames) plus the pipe buffer are held here. Each yielded frame has its own buffer, which
+ * the consumer owns (and may hand back through `pool`).
  *
  * With `startFrame` > 0 the decode seeks (input `-ss` two frames early, to the keyframe before, with
  * -copyts and the timestamps shifted by the first frame's time just as `setpts=PTS-STARTPTS` shifts them
