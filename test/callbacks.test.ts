@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { test } from 'node:test';
-import { CALLBACK_RETRY_DELAYS_MS } from '../src/domain/jobs.ts';
+import { CALLBACK_RETRY_DELAYS_MS } from '../src/domain/callbacks.ts';
 import { jobCallback } from '../src/services/views.ts';
 import { createHarness } from './helpers/harness.ts';
 import { startCallbackReceiver } from './helpers/servers.ts';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { JobStatus } from '../src/domain/jobs.ts';
-import { MAX_TRAININGS_PER_VOICE } from '../src/repositories/voices.repository.ts';
+import { MAX_TRAININGS_PER_VOICE } from '../src/domain/admission.ts';
 import { noiseWav, silentWav, speechWav, testMedia } from './helpers/fixtures.ts';
 import { createHarness, type Credentials, type Harness } from './helpers/harness.ts';
 import { startFileServer } from './helpers/servers.ts';

@@ -9,13 +9,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type {
-  SpeechEngine,
-  SpeechInput,
-  VoiceProfile,
-  VoiceTrainer,
-  VoiceTrainingInput,
-} from '../../src/engines/ports.ts';
+import type { VoiceProfile } from '../../src/domain/voice.ts';
+import type { SpeechEngine, SpeechInput, VoiceTrainer, VoiceTrainingInput } from '../../src/engines/ports.ts';
 import { sharedMediaDir, testMedia } from '../../test/helpers/fixtures.ts';
 import { runVoiceEval, summaryTable } from './run.ts';
 import { EVAL_SAMPLE_RATE, SPEAKERS, splitPoint } from './speakers.ts';

@@ -18,13 +18,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type {
-  SpeechEngine,
-  SpeechLanguage,
-  VoiceProfile,
-  VoiceTier,
-  VoiceTrainer,
-} from '../../src/engines/ports.ts';
+import type { SpeechLanguage, VoiceProfile, VoiceTier } from '../../src/domain/voice.ts';
+import type { SpeechEngine, VoiceTrainer } from '../../src/engines/ports.ts';
 import type { MediaTool } from '../../src/repositories/media.ts';
 import { GmmUbmIdentifier, mulberry32 } from './gmm.ts';
 import type { IdentifierOptions, SpeakerScore } from './gmm.ts';

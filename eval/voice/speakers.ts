@@ -7,7 +7,7 @@
  * held-out part on which the identifier's accuracy on real speech is measured.
  */
 import { join } from 'node:path';
-import type { SpeechLanguage } from '../../src/engines/ports.ts';
+import type { SpeechLanguage } from '../../src/domain/voice.ts';
 import type { MediaTool } from '../../src/repositories/media.ts';
 
 export const EVAL_SAMPLE_RATE = 16_000;

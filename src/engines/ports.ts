@@ -3,28 +3,7 @@
  * better local one replaces the baseline without touching the job code.
  */
 
-export type VoiceTier = 'LITE' | 'PRO';
-export type SpeechLanguage = 'zh' | 'en';
-
-/** What training learns about a speaker; stored as JSON with the voice. Later engines may add fields. */
-export interface VoiceProfile {
-  version: number;
-  tier: VoiceTier;
-  /** Language of the training speech ('unknown' where the trainer cannot tell). */
-  language: SpeechLanguage | 'unknown';
-  /** Seconds of detected speech over all training audio. */
-  speechSeconds: number;
-  /** Median fundamental frequency of voiced frames, Hz. */
-  f0MedianHz: number;
-  /** 10th..90th percentile F0 spread, semitones. */
-  f0RangeSemitones: number;
-  /** Syllable-ish rate: energy peaks per second of speech. */
-  speakingRate: number;
-  /** RMS loudness of speech frames, dBFS. */
-  loudnessDb: number;
-  /** Engine-specific extra data (spectral envelope etc.). */
-  extra?: Record<string, unknown>;
-}
+import type { VoiceProfile, VoiceTier } from '../domain/voice.ts';
 
 export interface ProgressSink {
   /** 0..1 within the current stage. */

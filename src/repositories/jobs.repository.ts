@@ -1,7 +1,9 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { settleFailure, settleSuccess } from '../domain/billing.ts';
-import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
-import { JobStatus, type CallbackRequest, type JobMode, type JobType } from '../domain/jobs.ts';
+import { admitJob, admitReservationTopUp, type JobLimits } from '../domain/admission.ts';
+import { AppError, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
+import type { CallbackRequest } from '../domain/callbacks.ts';
+import { JobStatus, type JobMode, type JobType } from '../domain/jobs.ts';
 import { changeBalance, lockAccount, type Account } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
@@ -20,7 +22,7 @@ export interface SubmitJobInput {
   title: string;
   callbackUrl: string;
   reservePoints: number;
-  limits: { maxRunning: number; maxPending: number };
+  limits: JobLimits;
   queue: { kind: string; maxAttempts: number };
 }
 
@@ -79,33 +81,14 @@ export class JobsRepository {
         .execute();
       const running = Number(active.find((r) => r.status === JobStatus.RUNNING)?.n ?? 0);
       const pending = active.reduce((sum, r) => sum + Number(r.n), 0);
-      if (running >= input.limits.maxRunning) {
-        throw new AppError(
-          ErrorCode.TOO_MANY_RUNNING,
-          t(
-            `已有 ${running} 个任务在生成中，上限 ${input.limits.maxRunning}`,
-            `${running} jobs are processing; the limit is ${input.limits.maxRunning}`,
-          ),
-        );
-      }
-      if (pending >= input.limits.maxPending) {
-        throw new AppError(
-          ErrorCode.TOO_MANY_SUBMITTED,
-          t(
-            `已有 ${pending} 个任务未完成，上限 ${input.limits.maxPending}`,
-            `${pending} jobs are queued or processing; the limit is ${input.limits.maxPending}`,
-          ),
-        );
-      }
-      if (account.balance < input.reservePoints) {
-        throw new AppError(
-          ErrorCode.INSUFFICIENT_POINTS,
-          t(
-            `需要预留 ${input.reservePoints} 积分，余额 ${account.balance}`,
-            `${input.reservePoints} points must be reserved; the balance is ${account.balance}`,
-          ),
-        );
-      }
+      const refusal = admitJob({
+        running,
+        pending,
+        balance: account.balance,
+        reservePoints: input.reservePoints,
+        limits: input.limits,
+      });
+      if (refusal !== null) throw refusal;
       await changeBalance(trx, input.accountId, -input.reservePoints);
       const job = await trx
         .insertInto('jobs')
@@ -209,17 +192,15 @@ export class JobsRepository {
         .where('job_id', '=', id)
         .where('kind', '=', 'reserve_more')
         .executeTakeFirst();
-      const extra = totalPoints - job.reserved_points;
-      if (done !== undefined || extra <= 0 || job.status > JobStatus.RUNNING) return;
-      if (account.balance < extra) {
-        throw new AppError(
-          ErrorCode.INSUFFICIENT_POINTS,
-          t(
-            `需要 ${totalPoints} 积分，余额不足`,
-            `${totalPoints} points are needed; the balance cannot cover ${extra} more`,
-          ),
-        );
-      }
+      if (done !== undefined || job.status > JobStatus.RUNNING) return;
+      const admitted = admitReservationTopUp({
+        reserved: job.reserved_points,
+        total: totalPoints,
+        balance: account.balance,
+      });
+      if (admitted instanceof AppError) throw admitted;
+      const { extra } = admitted;
+      if (extra === 0) return;
       await changeBalance(trx, job.account_id, -extra);
       await trx.updateTable('jobs').set({ reserved_points: totalPoints }).where('id', '=', id).execute();
       await this.book(trx, {

@@ -1,5 +1,11 @@
 import type { Kysely, Selectable } from 'kysely';
-import { CALLBACK_RETRY_DELAYS_MS, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
+import {
+  CALLBACK_MAX_ATTEMPTS,
+  callbackMessageId,
+  type CallbackPayload,
+  type CallbackRequest,
+} from '../domain/callbacks.ts';
+import { QueueKind } from '../domain/jobs.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
 import type { DB, QueueTable } from './db/schema.ts';
@@ -7,6 +13,8 @@ import { newId, type RandomSource } from './random.ts';
 
 export type QueueItem = Selectable<QueueTable>;
 export type QueueState = 'queued' | 'active' | 'done' | 'failed';
+/** States an item never leaves (only the retention sweep deletes it). */
+const FINISHED_STATES: readonly QueueState[] = ['done', 'failed'];
 
 export interface EnqueueInput {
   kind: string;
@@ -76,9 +84,9 @@ export class QueueRepository {
         url: e.callback.url,
         body: e.callback.body,
         accountId: e.accountId,
-        messageId: `msg_${e.eventKey}`,
-      },
-      maxAttempts: CALLBACK_RETRY_DELAYS_MS.length + 1,
+        messageId: callbackMessageId(e.eventKey),
+      } satisfies CallbackPayload,
+      maxAttempts: CALLBACK_MAX_ATTEMPTS,
       dedupeKey: `callback:${e.eventKey}`,
     });
   }
@@ -200,16 +208,29 @@ export class QueueRepository {
     return rows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.count) }));
   }
 
-  /** Milliseconds until the earliest queued item is due (null: none queued). */
-  async nextDueIn(): Promise<number | null> {
-    const row = await this.database.db
+  /**
+   * Deletes up to `limit` finished items (done or failed) that finished before `before`, oldest first;
+   * returns how many went. Queued and active items are never touched (the state is checked in the
+   * DELETE itself), and finished states are final, so a claim can never race the deletion. Their
+   * dedupe keys go with them: every key is enqueued once, inside the transaction that opens the job,
+   * training or final status it belongs to, or is an hour bucket long past (retention), so none comes
+   * back. The caller repeats until fewer than `limit` go, so each statement holds its locks briefly.
+   */
+  async deleteFinished(before: number, limit: number): Promise<number> {
+    const db = this.database.db;
+    const oldest = db
       .selectFrom('queue')
-      .select((eb) => eb.fn.min('run_at').as('next'))
-      .where('state', '=', 'queued')
+      .select('id')
+      .where('state', 'in', FINISHED_STATES)
+      .where('finished_at', '<', before)
+      .orderBy('finished_at')
+      .limit(limit);
+    const res = await db
+      .deleteFrom('queue')
+      .where('id', 'in', oldest)
+      .where('state', 'in', FINISHED_STATES)
       .executeTakeFirst();
-    const next = row?.next;
-    if (next === null || next === undefined) return null;
-    return Math.max(0, Number(next) - this.clock.now());
+    return Number(res.numDeletedRows);
   }
 
   private async finish(

@@ -1,7 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
-import { AppError, ErrorCode, t, type ErrorCodeValue, type LocalizedText } from '../domain/errors.ts';
-import { JobStatus, QueueKind, type CallbackRequest } from '../domain/jobs.ts';
-import type { VoiceTier } from '../engines/ports.ts';
+import { admitNewVoice, admitRetraining } from '../domain/admission.ts';
+import type { ErrorCodeValue, LocalizedText } from '../domain/errors.ts';
+import type { CallbackRequest } from '../domain/callbacks.ts';
+import { JobStatus, QueueKind } from '../domain/jobs.ts';
+import type { VoiceTier } from '../domain/voice.ts';
 import { lockAccount } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
@@ -11,9 +13,6 @@ import { newId, type RandomSource } from './random.ts';
 
 export type Voice = Selectable<VoicesTable>;
 export type VoiceTraining = Selectable<VoiceTrainingsTable>;
-
-/** seed 3.1 / 4.1: one speakerId is trained at most this many times. */
-export const MAX_TRAININGS_PER_VOICE = 10;
 
 export interface TrainInput {
   accountId: string;
@@ -47,12 +46,8 @@ export class VoicesRepository {
       if (input.speakerId === '') {
         const used = input.type === 'LITE' ? account.lite_used : account.pro_used;
         const total = input.type === 'LITE' ? account.lite_total : account.pro_total;
-        if (used >= total) {
-          throw new AppError(
-            ErrorCode.VOICE_QUOTA_EXHAUSTED,
-            t(`${input.type} 音色已用 ${used}/${total}`, `${used} of ${total} ${input.type} voices are used`),
-          );
-        }
+        const refusal = admitNewVoice({ tier: input.type, used, total });
+        if (refusal !== null) throw refusal;
         await trx
           .updateTable('accounts')
           .set(input.type === 'LITE' ? { lite_used: used + 1 } : { pro_used: used + 1 })
@@ -82,46 +77,30 @@ export class VoicesRepository {
           .selectAll()
           .where('id', '=', input.speakerId)
           .executeTakeFirst();
-        if (
-          existing === undefined ||
-          existing.account_id !== input.accountId ||
-          existing.type !== input.type
-        ) {
-          throw new AppError(
-            ErrorCode.NOT_FOUND,
-            t(`音色 ${input.speakerId} 不存在`, `no ${input.type} voice ${input.speakerId}`),
-          );
-        }
-        if (existing.status === JobStatus.QUEUED || existing.status === JobStatus.RUNNING) {
-          throw new AppError(
-            ErrorCode.VOICE_TRAIN_SUBMIT_FAILED,
-            t(
-              '该音色正在训练中，请等待完成后再提交',
-              'this voice is being trained; submit again when it has finished',
-            ),
-          );
-        }
-        if (existing.trainings >= MAX_TRAININGS_PER_VOICE) {
-          throw new AppError(
-            ErrorCode.BAD_PARAMETER,
-            t(
-              `同一音色最多训练 ${MAX_TRAININGS_PER_VOICE} 次`,
-              `a voice is trained at most ${MAX_TRAININGS_PER_VOICE} times`,
-            ),
-          );
-        }
+        const refusal = admitRetraining(
+          existing === undefined
+            ? null
+            : {
+                accountId: existing.account_id,
+                tier: existing.type,
+                status: existing.status,
+                trainings: existing.trainings,
+              },
+          { accountId: input.accountId, tier: input.type, speakerId: input.speakerId },
+        );
+        if (refusal !== null) throw refusal;
         voice = await trx
           .updateTable('voices')
-          .set({
+          .set((eb) => ({
             status: JobStatus.QUEUED,
             error_code: 0,
             error_message: '',
             error_message_en: '',
-            trainings: existing.trainings + 1,
+            trainings: eb('trainings', '+', 1),
             callback_url: input.callbackUrl,
             updated_at: now,
-          })
-          .where('id', '=', existing.id)
+          }))
+          .where('id', '=', input.speakerId)
           .returningAll()
           .executeTakeFirstOrThrow();
       }

@@ -1,13 +1,6 @@
-import type { CallbackRequest } from '../domain/jobs.ts';
-import type { Lang } from '../http/i18n.ts';
-import {
-  speechStatusBody,
-  voiceStatusBody,
-  workCallbackBody,
-  type JobView,
-  type OwnerView,
-  type VoiceView,
-} from '../domain/wire.ts';
+import { jobCallbackRequest, voiceCallbackRequest, type CallbackRequest } from '../domain/callbacks.ts';
+import type { Lang } from '../domain/lang.ts';
+import type { JobView, OwnerView, VoiceView } from '../domain/wire.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Job } from '../repositories/jobs.repository.ts';
 import type { Voice } from '../repositories/voices.repository.ts';
@@ -46,21 +39,12 @@ export function ownerView(account: Account): OwnerView {
 
 /** The callback a finished job sends (seed 1.3 for works, 3.6 / 4.6 for speech). */
 export function jobCallback(account: Account) {
-  return (job: Job): CallbackRequest | null => {
-    if (job.callback_url === '') return null;
-    const view = jobView(job);
-    const body =
-      job.type === 'WORK'
-        ? workCallbackBody(view, ownerView(account))
-        : speechStatusBody(view, ownerView(account));
-    return { url: job.callback_url, body };
-  };
+  return (job: Job): CallbackRequest | null =>
+    jobCallbackRequest({ ...jobView(job), callbackUrl: job.callback_url }, ownerView(account));
 }
 
 /** The callback a finished training sends (seed 3.3 / 4.3). */
 export function voiceCallback(account: Account) {
   return (voice: Voice): CallbackRequest | null =>
-    voice.callback_url === ''
-      ? null
-      : { url: voice.callback_url, body: voiceStatusBody(voiceView(voice), ownerView(account)) };
+    voiceCallbackRequest({ ...voiceView(voice), callbackUrl: voice.callback_url }, ownerView(account));
 }

@@ -6,7 +6,8 @@
  */
 import { analyzeSpeaker } from './envelope.ts';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
-import type { VoiceProfile, VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
+import type { VoiceProfile } from '../../domain/voice.ts';
+import type { VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import {
   countEnergyPeaks,

@@ -14,7 +14,7 @@
  * The loudness (c0) contour of the input is kept, and the output is scaled back to the input's RMS
  * (and under full scale by a plain gain).
  */
-import type { VoiceTier } from '../ports.ts';
+import type { VoiceTier } from '../../domain/voice.ts';
 import { MelAnalyzer, speechFrameFilter } from './envelope.ts';
 import type { SpeakerEnvelope } from './envelope.ts';
 

@@ -12,7 +12,7 @@
  *   identification only from 0.09 to 0.17; 32 entries for LITE and 128 for PRO identified less).
  * The same analysis (MelAnalyzer) runs at conversion time at the synthesizer's sample rate.
  */
-import type { VoiceTier } from '../ports.ts';
+import type { VoiceTier } from '../../domain/voice.ts';
 import { detectSpeech } from './dsp.ts';
 import { Fft } from './fft.ts';
 

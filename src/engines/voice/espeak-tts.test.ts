@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { FfmpegMedia } from '../../repositories/ffmpeg-media.ts';
-import type { SpeechInput, VoiceProfile } from '../ports.ts';
+import type { VoiceProfile } from '../../domain/voice.ts';
+import type { SpeechInput } from '../ports.ts';
 import { detectSpeech, median, pitchOfFrames, rms, toDb } from './dsp.ts';
 import { BasicVoiceTrainer } from './basic-trainer.ts';
 import {
@@ -384,14 +385,10 @@ describe('EspeakSpeechEngine', () => {
       '数字人技术正在改变内容生产的方式。2026年，平台每天生成超过12,000段视频，平均时长3.5分钟。' +
       'The system runs on one server. 合成速度大约是实时的五十倍。';
     const text = paragraph.repeat(Math.ceil(10_000 / paragraph.length)).slice(0, 10_000);
-    const started = performance.now();
+    // Its speed (real-time factor) is a bench figure: `npm run bench`, "speech, 10000 chars".
     const { durationSec } = await engine.synthesize(input(text, { outFile: join(dir, 'long.mp3') }));
-    const wallSec = (performance.now() - started) / 1000;
     const rssMB = process.resourceUsage().maxRSS / 1024;
-    t.diagnostic(
-      `10,000 chars: ${durationSec.toFixed(0)} s of audio in ${wallSec.toFixed(1)} s ` +
-        `(real-time factor ${(wallSec / durationSec).toFixed(4)}), peak RSS ${rssMB.toFixed(0)} MB`,
-    );
+    t.diagnostic(`10,000 chars: ${durationSec.toFixed(0)} s of audio, peak RSS ${rssMB.toFixed(0)} MB`);
     assert.ok(durationSec > 1200, `duration ${durationSec}`);
     const info = await media.probe(join(dir, 'long.mp3'));
     assert.ok(Math.abs(info.durationSec - durationSec) < 0.5);

@@ -3,7 +3,7 @@
  * numbers and symbols out as words, and cut long runs into pieces at sentence boundaries. Pure
  * functions; the tables below are the whole of the normalization.
  */
-import type { SpeechLanguage } from '../ports.ts';
+import type { SpeechLanguage } from '../../domain/voice.ts';
 
 export interface ScriptRun {
   lang: SpeechLanguage;

@@ -1,38 +1,21 @@
-import { createHmac } from 'node:crypto';
+import { callbackPayloadSchema, callbackRetryDelayMs, webhookHeaders } from '../../domain/callbacks.ts';
 import { AppError, ErrorCode } from '../../domain/errors.ts';
-import { CALLBACK_RETRY_DELAYS_MS, QueueKind } from '../../domain/jobs.ts';
+import { QueueKind } from '../../domain/jobs.ts';
+import { parseStored } from '../../domain/payloads.ts';
 import { FetchError } from '../../repositories/fetcher.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 
-interface CallbackPayload {
-  url: string;
-  body: Record<string, unknown>;
-  accountId: string;
-  /** Stable across retries (webhook-id): receivers de-duplicate on it. */
-  messageId: string;
-}
-
-/**
- * Standard Webhooks signature: base64 HMAC-SHA256 over `id.timestamp.body`, keyed with the secret's
- * bytes (the base64 part after `whsec_`). Header value `v1,<signature>`.
- */
-export function signWebhook(secret: string, id: string, timestampSec: number, body: string): string {
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestampSec}.${body}`).digest('base64')}`;
-}
-
 /**
  * Callbacks are durable jobs of their own: POST the seed's body, 10 s timeout, no redirects; any 2xx
- * acknowledges; anything else is retried on CALLBACK_RETRY_DELAYS_MS and every attempt is recorded.
+ * acknowledges; anything else is retried on the schedule in src/domain/callbacks.ts and every attempt is recorded.
  */
 export function callbackHandler(deps: HandlerDeps): JobHandler {
   return {
     kind: QueueKind.CALLBACK,
-    retryDelayMs: (attempt) =>
-      CALLBACK_RETRY_DELAYS_MS[attempt - 1] ?? CALLBACK_RETRY_DELAYS_MS.at(-1) ?? 60_000,
+    retryDelayMs: callbackRetryDelayMs,
     async run({ item, signal }) {
-      const p = JSON.parse(item.payload) as CallbackPayload;
+      const p = parseStored(callbackPayloadSchema, item.payload, 'callback');
       const account = await deps.accounts.findById(p.accountId);
       if (account === null) return;
       const body = JSON.stringify(p.body);
@@ -44,12 +27,7 @@ export function callbackHandler(deps: HandlerDeps): JobHandler {
         const res = await deps.fetcher.post(
           p.url,
           body,
-          {
-            'content-type': 'application/json',
-            'webhook-id': p.messageId,
-            'webhook-timestamp': String(ts),
-            'webhook-signature': signWebhook(account.webhook_secret, p.messageId, ts, body),
-          },
+          webhookHeaders(account.webhook_secret, p.messageId, ts, body),
           { timeoutMs: deps.callbackTimeoutMs, signal },
         );
         status = res.status;

@@ -1,5 +1,6 @@
 import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { JobStatus } from '../../domain/jobs.ts';
+import { jobPayloadSchema, parseStored } from '../../domain/payloads.ts';
 import type { Account } from '../../repositories/accounts.repository.ts';
 import type { Job, JobResult } from '../../repositories/jobs.repository.ts';
 import type { QueueItem } from '../../repositories/queue.repository.ts';
@@ -31,7 +32,7 @@ export async function runPublicJob(
   ctx: HandlerContext,
   pipeline: (run: JobRun) => Promise<JobResult>,
 ): Promise<void> {
-  const { jobId } = JSON.parse(ctx.item.payload) as { jobId: string };
+  const { jobId } = parseStored(jobPayloadSchema, ctx.item.payload, 'job payload');
   const current = await deps.jobs.get(jobId);
   if (current === null || current.status >= JobStatus.DONE) return; // already settled: nothing to do twice
   const job = (await deps.jobs.markRunning(jobId)) ?? current;
@@ -73,7 +74,7 @@ export async function failPublicJob(
   err: AppError,
   log: Logger,
 ): Promise<void> {
-  const { jobId } = JSON.parse(item.payload) as { jobId: string };
+  const { jobId } = parseStored(jobPayloadSchema, item.payload, 'job payload');
   const job = await deps.jobs.get(jobId);
   if (job === null) return;
   const account = await deps.accounts.findById(job.account_id);

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
-import type { VoiceProfile } from '../../engines/ports.ts';
-import type { SynthParams } from '../../services/voices.service.ts';
+import { parseStored, synthParamsSchema } from '../../domain/payloads.ts';
+import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 import { failPublicJob, runPublicJob } from './job-runner.ts';
@@ -13,7 +13,7 @@ export function synthHandler(deps: HandlerDeps): JobHandler {
     kind: QueueKind.SYNTH,
     run: (ctx) =>
       runPublicJob(deps, ctx, async (run) => {
-        const p = JSON.parse(run.job.params) as SynthParams;
+        const p = parseStored(synthParamsSchema, run.job.params, 'speech parameters');
         const voice = await loadVoiceProfile(deps, p.speakerId);
         const out = join(run.dir, 'speech.mp3');
         const { durationSec } = await run.stage('speech', () =>
@@ -48,5 +48,5 @@ export async function loadVoiceProfile(deps: HandlerDeps, speakerId: string): Pr
       t(`音色 ${speakerId} 不可用`, `voice ${speakerId} is not available`),
     );
   }
-  return JSON.parse(voice.profile) as VoiceProfile;
+  return parseStored(voiceProfileSchema, voice.profile, 'voice profile');
 }

@@ -2,16 +2,12 @@ import { join } from 'node:path';
 import { isAppError } from '../../domain/errors.ts';
 import { JobStatus, QueueKind } from '../../domain/jobs.ts';
 import { checkTrainingAudio } from '../../domain/media-rules.ts';
+import { parseStored, trainPayloadSchema } from '../../domain/payloads.ts';
 import { voiceCallback } from '../../services/views.ts';
 import { fetchAndProbe } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
 import { withWorkspace } from '../workspace.ts';
 import type { HandlerDeps } from './deps.ts';
-
-interface TrainPayload {
-  voiceId: string;
-  trainingId: string;
-}
 
 /**
  * seed 3.1 / 4.1: fetch the audio, keep it (16 kHz mono wav) with the voice, and train the profile
@@ -21,7 +17,7 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
   return {
     kind: QueueKind.TRAIN,
     async run({ item, signal }) {
-      const p = JSON.parse(item.payload) as TrainPayload;
+      const p = parseStored(trainPayloadSchema, item.payload, 'training payload');
       const training = await deps.voices.getTraining(p.trainingId);
       if (training === null || training.status >= JobStatus.DONE) return;
       const voice = await deps.voices.get(p.voiceId);
@@ -65,7 +61,7 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
       });
     },
     async giveUp(item, err, log) {
-      const p = JSON.parse(item.payload) as TrainPayload;
+      const p = parseStored(trainPayloadSchema, item.payload, 'training payload');
       const voice = await deps.voices.get(p.voiceId);
       if (voice === null) return;
       const account = await deps.accounts.findById(voice.account_id);

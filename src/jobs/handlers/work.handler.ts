@@ -1,11 +1,13 @@
 import { join } from 'node:path';
+import { z } from 'zod';
 import { pointsForSeconds } from '../../domain/billing.ts';
 import { isAppError } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
-import type { AvatarCache, VoiceProfile } from '../../engines/ports.ts';
+import { parseStored, workParamsSchema } from '../../domain/payloads.ts';
+import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
+import type { AvatarCache } from '../../engines/ports.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
 import { fileSha256 } from '../../services/avatar-cache.ts';
-import type { WorkParams } from '../../services/works.service.ts';
 import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
@@ -25,7 +27,7 @@ export function workHandler(deps: HandlerDeps): JobHandler {
 }
 
 async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
-  const params = JSON.parse(run.job.params) as WorkParams;
+  const params = parseStored(workParamsSchema, run.job.params, 'work parameters');
   const { dir, signal } = run;
 
   if (run.job.mode === 'audio_only') {
@@ -114,6 +116,7 @@ async function speak(
 
 /** Avatar cache part holding the soundtrack's voice profile (or null: too little speech). */
 const VOICE_PART = 'voice-v1';
+const soundtrackPartSchema = z.object({ profile: voiceProfileSchema.nullable() });
 
 /** The soundtrack's voice, from the avatar cache or made now and cached. */
 async function soundtrackVoice(
@@ -123,11 +126,12 @@ async function soundtrackVoice(
   videoFile: string,
   hasAudio: boolean,
 ): Promise<VoiceProfile | null> {
-  const cached = (await avatar.getPart(VOICE_PART)) as { profile: VoiceProfile | null } | null;
-  if (cached !== null && typeof cached === 'object' && 'profile' in cached) return cached.profile;
+  const cached = soundtrackPartSchema.safeParse(await avatar.getPart(VOICE_PART));
+  // a part written by an older version that no longer parses is made again, like a missing one
+  if (cached.success) return cached.data.profile;
   const profile = await profileFromSoundtrack(deps, run, videoFile, hasAudio);
-  const stored = (await avatar.putPart(VOICE_PART, { profile }, {})) as { profile: VoiceProfile | null };
-  return stored.profile;
+  const stored = soundtrackPartSchema.safeParse(await avatar.putPart(VOICE_PART, { profile }, {}));
+  return stored.success ? stored.data.profile : profile;
 }
 
 /**
