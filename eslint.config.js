@@ -1,6 +1,64 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers (README "How it is built"): data flows http -> services -> repositories, jobs -> engines,
+ * and nothing reaches back upstream. Each folder may not import the folders named here; type-only
+ * imports count. `main.ts`, `runtime.ts` and `config.ts` wire concrete adapters and are exempt.
+ */
+const layer = (folders, why) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          regex: `^(\\.\\./)+(${folders.join('|')})/`,
+          message: why,
+        },
+      ],
+    },
+  ],
+});
+const layers = [
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ regex: '^\\.\\./', message: 'domain imports nothing of the project outside itself.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/services/**/*.ts'],
+    rules: layer(['http', 'jobs'], 'services are called by http and jobs, never the reverse.'),
+  },
+  {
+    files: ['src/repositories/**/*.ts'],
+    rules: layer(
+      ['services', 'http', 'jobs', 'engines'],
+      'repositories do I/O only: they never call services, http, jobs or engines.',
+    ),
+  },
+  {
+    files: ['src/http/**/*.ts'],
+    rules: layer(
+      ['repositories', 'jobs', 'engines'],
+      'http talks to services only (put a small service in between).',
+    ),
+  },
+  {
+    files: ['src/engines/**/*.ts'],
+    rules: layer(['http', 'services', 'jobs'], 'engines are called by jobs, and never call upstream.'),
+  },
+  {
+    files: ['src/jobs/**/*.ts'],
+    rules: layer(['http'], 'jobs never use the HTTP layer.'),
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -41,4 +99,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...layers,
 );

@@ -36,6 +36,7 @@ import { SafeFetcher } from './repositories/safe-fetcher.ts';
 import { TokensRepository } from './repositories/tokens.repository.ts';
 import { VoicesRepository } from './repositories/voices.repository.ts';
 import { AvatarCacheStore } from './services/avatar-cache.ts';
+import { FilesService } from './services/files.service.ts';
 import { TokenService } from './services/tokens.service.ts';
 import { UserService } from './services/user.service.ts';
 import { VoicesService } from './services/voices.service.ts';
@@ -120,7 +121,8 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
       ...(config.ffmpegPath ? { DHS_FFMPEG: config.ffmpegPath } : {}),
       ...(config.ffprobePath ? { DHS_FFPROBE: config.ffprobePath } : {}),
     };
-    media = new FfmpegMedia(locateFfmpeg(env));
+    // the process's logger gets every ffmpeg / ffprobe command line (engines' runs too) at debug level
+    media = new FfmpegMedia({ ...locateFfmpeg(env), ...(o.log === undefined ? {} : { logger: o.log }) });
   }
   if (media === undefined) throw new Error('no media tool');
   const mediaTool = media;
@@ -155,8 +157,8 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     maxAttempts: config.jobs.maxAttempts,
   };
   const tokens = new TokenService(accounts, tokensRepo, clock, random, config.tokenTtlMs);
-  const works = new WorksService(jobs, voices, fetcher, random, limits);
-  const voiceService = new VoicesService(voices, jobs, fetcher, random, limits);
+  const works = new WorksService({ jobs, voices, urls: fetcher, random }, limits);
+  const voiceService = new VoicesService({ voices, jobs, urls: fetcher, random }, limits);
   const user = new UserService(ledger, config.timeZone);
   const limiter = new RequestLimiter(clock, config.limits.ratePerMinute, config.limits.repeatWindowMs);
 
@@ -180,12 +182,12 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
       return buildApp({
         logLevel: config.logLevel,
         bodyLimit: config.bodyLimit,
-        random,
+        newRequestId: () => random.bytes(8).toString('hex'),
         tokens,
         works,
         voices: voiceService,
         user,
-        blobs,
+        files: new FilesService(blobs),
         limiter,
         metrics,
         isReady: () => runtime.ready,
@@ -212,6 +214,8 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
           retentionHandler(handlerDeps, {
             ttlDays: config.resultTtlDays,
             avatarTtlDays: config.avatarTtlDays,
+            queueRetentionDays: config.queueRetentionDays,
+            queue,
             pruneTokens: () => tokensRepo.prune(),
             schedule: runtime.scheduleRetention,
           }),

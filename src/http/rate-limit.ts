@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../repositories/clock.ts';
 
 /**
  * In-process request limits (seed 10002 / 10003). Per account: a token bucket of `perMinute`
@@ -11,7 +10,8 @@ export class RequestLimiter {
   private readonly recent = new Map<string, number>();
 
   constructor(
-    private readonly clock: Clock,
+    /** The injected clock (tests advance it by hand). */
+    private readonly clock: { now(): number },
     private readonly perMinute: number,
     private readonly repeatWindowMs: number,
   ) {}

@@ -13,8 +13,8 @@ export const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 export class TokenService {
   constructor(
-    private readonly accounts: AccountsRepository,
-    private readonly tokens: TokensRepository,
+    private readonly accounts: Pick<AccountsRepository, 'findByAccessKey'>,
+    private readonly tokens: Pick<TokensRepository, 'recordSignature' | 'insert' | 'findAccount'>,
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly ttlMs: number,

@@ -24,7 +24,7 @@ const roleName = {
 } as const;
 
 /** Checks a URL at submission (syntax, scheme, literal private addresses); throws the role's code. */
-export function checkUrl(fetcher: Fetcher, role: UrlRole, url: string): void {
+export function checkUrl(fetcher: Pick<Fetcher, 'checkUrl'>, role: UrlRole, url: string): void {
   try {
     fetcher.checkUrl(url);
   } catch (err) {

@@ -5,7 +5,7 @@ import type { LedgerRepository } from '../repositories/ledger.repository.ts';
 /** seed 5.1 balance and 5.2 bill list. */
 export class UserService {
   constructor(
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: Pick<LedgerRepository, 'charges'>,
     private readonly timeZone: string,
   ) {}
 

@@ -1,6 +1,7 @@
 import { estimateSpeechSeconds, pointsForSeconds } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind } from '../domain/jobs.ts';
+import type { SynthParams } from '../domain/payloads.ts';
 import {
   jobIdSchema,
   parseRequest,
@@ -8,9 +9,9 @@ import {
   voiceCreateSchema,
   voiceTrainSchema,
 } from '../domain/requests.ts';
+import type { VoiceTier } from '../domain/voice.ts';
 import { speechStatusBody, voiceStatusBody } from '../domain/wire.ts';
-import type { Lang } from '../http/i18n.ts';
-import type { VoiceTier } from '../engines/ports.ts';
+import type { Lang } from '../domain/lang.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -18,35 +19,30 @@ import { newId, type RandomSource } from '../repositories/random.ts';
 import type { VoicesRepository } from '../repositories/voices.repository.ts';
 import { checkUrl } from './urls.ts';
 import { jobView, ownerView, voiceView } from './views.ts';
-import type { JobLimits } from './works.service.ts';
+import type { SubmissionLimits } from './works.service.ts';
 
-export interface SynthParams {
-  speakerId: string;
-  content: string;
-  crossLanguage: boolean;
-  speedRatio: number;
-  pitchRatio: number;
-  volumeRatio: number;
-  outputKey: string;
+/** What the voices service needs of the world: narrow, so a test can hand it a fake in memory. */
+export interface VoicesPorts {
+  voices: Pick<VoicesRepository, 'submitTraining' | 'getOwned'>;
+  jobs: Pick<JobsRepository, 'submit' | 'getOwned'>;
+  urls: Pick<Fetcher, 'checkUrl'>;
+  random: RandomSource;
 }
 
 /** seed 3 (LITE) and 4 (PRO): training, training detail, synthesis, synthesis detail. */
 export class VoicesService {
   constructor(
-    private readonly voices: VoicesRepository,
-    private readonly jobs: JobsRepository,
-    private readonly fetcher: Fetcher,
-    private readonly random: RandomSource,
-    private readonly limits: JobLimits,
+    private readonly ports: VoicesPorts,
+    private readonly limits: SubmissionLimits,
   ) {}
 
   async train(account: Account, tier: VoiceTier, body: unknown): Promise<{ speakerId: string }> {
     const req = parseRequest(voiceTrainSchema, body);
     if (req.audioUrl === '')
       throw new AppError(ErrorCode.MISSING_FILE, t('缺少 audioUrl', 'audioUrl is required'));
-    checkUrl(this.fetcher, 'audio', req.audioUrl);
-    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
-    const { voice } = await this.voices.submitTraining({
+    checkUrl(this.ports.urls, 'audio', req.audioUrl);
+    if (req.callbackUrl !== '') checkUrl(this.ports.urls, 'callback', req.callbackUrl);
+    const { voice } = await this.ports.voices.submitTraining({
       accountId: account.id,
       type: tier,
       speakerId: req.speakerId,
@@ -59,7 +55,7 @@ export class VoicesService {
 
   async trainDetail(account: Account, tier: VoiceTier, body: unknown, lang: Lang = 'zh') {
     const { speakerId } = parseRequest(speakerIdSchema, body);
-    const voice = await this.voices.getOwned(speakerId, account.id, tier);
+    const voice = await this.ports.voices.getOwned(speakerId, account.id, tier);
     if (voice === null)
       throw new AppError(ErrorCode.NOT_FOUND, t(`音色 ${speakerId} 不存在`, `no ${tier} voice ${speakerId}`));
     return voiceStatusBody(voiceView(voice, lang), ownerView(account));
@@ -67,8 +63,8 @@ export class VoicesService {
 
   async create(account: Account, tier: VoiceTier, body: unknown): Promise<{ jobId: string }> {
     const req = parseRequest(voiceCreateSchema, body);
-    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
-    const voice = await this.voices.getOwned(req.speakerId, account.id, tier);
+    if (req.callbackUrl !== '') checkUrl(this.ports.urls, 'callback', req.callbackUrl);
+    const voice = await this.ports.voices.getOwned(req.speakerId, account.id, tier);
     // A voice is usable once one training has succeeded (it keeps that profile through later retrainings).
     if (voice === null || voice.profile === null) {
       throw new AppError(
@@ -89,10 +85,10 @@ export class VoicesService {
       speedRatio: req.speedRatio,
       pitchRatio: req.pitchRatio,
       volumeRatio: req.volumeRatio,
-      outputKey: this.random.bytes(16).toString('hex'),
+      outputKey: this.ports.random.bytes(16).toString('hex'),
     };
-    const job = await this.jobs.submit({
-      id: newId(this.random, tier === 'LITE' ? 'sl_' : 'sp_'),
+    const job = await this.ports.jobs.submit({
+      id: newId(this.ports.random, tier === 'LITE' ? 'sl_' : 'sp_'),
       accountId: account.id,
       type: tier,
       mode: 'speech',
@@ -108,7 +104,7 @@ export class VoicesService {
 
   async createDetail(account: Account, tier: VoiceTier, body: unknown, lang: Lang = 'zh') {
     const { jobId } = parseRequest(jobIdSchema, body);
-    const job = await this.jobs.getOwned(jobId, account.id, [tier]);
+    const job = await this.ports.jobs.getOwned(jobId, account.id, [tier]);
     if (job === null)
       throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
     return speechStatusBody(jobView(job, lang), ownerView(account));

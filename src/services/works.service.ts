@@ -1,9 +1,11 @@
+import type { JobLimits } from '../domain/admission.ts';
 import { estimateSpeechSeconds, MIN_AUDIO_SECONDS, pointsForSeconds } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind, type JobMode } from '../domain/jobs.ts';
+import type { Lang } from '../domain/lang.ts';
+import type { WorkParams } from '../domain/payloads.ts';
 import { jobIdSchema, parseRequest, worksCreateSchema } from '../domain/requests.ts';
 import { workStatusBody } from '../domain/wire.ts';
-import type { Lang } from '../http/i18n.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -12,19 +14,17 @@ import type { VoicesRepository } from '../repositories/voices.repository.ts';
 import { checkUrl } from './urls.ts';
 import { jobView } from './views.ts';
 
-export interface WorkParams {
-  audioUrl: string;
-  videoUrl: string;
-  text: string;
-  speakerId: string;
-  /** Unguessable prefix of the result's blob key, fixed at submission so a retry writes the same key. */
-  outputKey: string;
+/** The limits a submission is admitted under, and how often its job may be tried. */
+export interface SubmissionLimits extends JobLimits {
+  maxAttempts: number;
 }
 
-export interface JobLimits {
-  maxRunning: number;
-  maxPending: number;
-  maxAttempts: number;
+/** What the works service needs of the world: narrow, so a test can hand it a fake in memory. */
+export interface WorksPorts {
+  jobs: Pick<JobsRepository, 'submit' | 'getOwned'>;
+  voices: Pick<VoicesRepository, 'getOwnedAnyType'>;
+  urls: Pick<Fetcher, 'checkUrl'>;
+  random: RandomSource;
 }
 
 export const DEFAULT_TITLE = '未命名';
@@ -32,19 +32,16 @@ export const DEFAULT_TITLE = '未命名';
 /** seed 1.1 create and 1.2 inspect. */
 export class WorksService {
   constructor(
-    private readonly jobs: JobsRepository,
-    private readonly voices: VoicesRepository,
-    private readonly fetcher: Fetcher,
-    private readonly random: RandomSource,
-    private readonly limits: JobLimits,
+    private readonly ports: WorksPorts,
+    private readonly limits: SubmissionLimits,
   ) {}
 
   async create(account: Account, body: unknown): Promise<{ jobId: string }> {
     const req = parseRequest(worksCreateSchema, body);
     const mode = this.modeOf(req);
-    if (mode !== 'audio_only') checkUrl(this.fetcher, 'video', req.videoUrl);
-    if (mode === 'audio') checkUrl(this.fetcher, 'audio', req.audioUrl);
-    if (req.callbackUrl !== '') checkUrl(this.fetcher, 'callback', req.callbackUrl);
+    if (mode !== 'audio_only') checkUrl(this.ports.urls, 'video', req.videoUrl);
+    if (mode === 'audio') checkUrl(this.ports.urls, 'audio', req.audioUrl);
+    if (req.callbackUrl !== '') checkUrl(this.ports.urls, 'callback', req.callbackUrl);
 
     let reserve: number;
     if (mode === 'audio') {
@@ -61,7 +58,7 @@ export class WorksService {
       reserve = pointsForSeconds(seconds);
     }
     if (req.speakerId !== '' && mode !== 'audio') {
-      const voice = await this.voices.getOwnedAnyType(req.speakerId, account.id);
+      const voice = await this.ports.voices.getOwnedAnyType(req.speakerId, account.id);
       if (voice === null || voice.profile === null) {
         throw new AppError(
           ErrorCode.NOT_FOUND,
@@ -77,10 +74,10 @@ export class WorksService {
       videoUrl: mode === 'audio_only' ? '' : req.videoUrl,
       text: mode === 'audio' ? '' : req.text,
       speakerId: mode === 'audio' ? '' : req.speakerId,
-      outputKey: this.random.bytes(16).toString('hex'),
+      outputKey: this.ports.random.bytes(16).toString('hex'),
     };
-    const job = await this.jobs.submit({
-      id: newId(this.random, 'w_'),
+    const job = await this.ports.jobs.submit({
+      id: newId(this.ports.random, 'w_'),
       accountId: account.id,
       type: 'WORK',
       mode,
@@ -96,7 +93,7 @@ export class WorksService {
 
   async inspect(account: Account, body: unknown, lang: Lang = 'zh') {
     const { jobId } = parseRequest(jobIdSchema, body);
-    const job = await this.jobs.getOwned(jobId, account.id, ['WORK']);
+    const job = await this.ports.jobs.getOwned(jobId, account.id, ['WORK']);
     if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`作品 ${jobId} 不存在`, `no work ${jobId}`));
     return workStatusBody(jobView(job, lang));
   }
