@@ -41,21 +41,26 @@ export type JobPayload = z.infer<typeof jobPayloadSchema>;
 export const trainPayloadSchema = z.object({ voiceId: z.string().min(1), trainingId: z.string().min(1) });
 export type TrainPayload = z.infer<typeof trainPayloadSchema>;
 
+/** Stored JSON text as a value; undefined when it is not JSON (the schema then refuses it). */
+export function readJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parses stored JSON (text or an already-parsed value) against its schema. Throws a permanent
  * AppError (10001) naming `what` and the first mismatching field: retrying cannot fix stored data.
  */
 export function parseStored<S extends z.ZodType>(schema: S, stored: unknown, what: string): z.output<S> {
-  let value: unknown = stored;
-  if (typeof stored === 'string') {
-    try {
-      value = JSON.parse(stored);
-    } catch {
-      throw new AppError(
-        ErrorCode.SYSTEM,
-        t(`存储的${what}不是合法的 JSON`, `the stored ${what} is not valid JSON`),
-      );
-    }
+  const value = typeof stored === 'string' ? readJson(stored) : stored;
+  if (value === undefined) {
+    throw new AppError(
+      ErrorCode.SYSTEM,
+      t(`存储的${what}不是合法的 JSON`, `the stored ${what} is not valid JSON`),
+    );
   }
   const res = schema.safeParse(value);
   if (res.success) return res.data;

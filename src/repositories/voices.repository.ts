@@ -160,6 +160,19 @@ export class VoicesRepository {
     );
   }
 
+  /** The voice's most recent training (the one a queue item with an unreadable payload was for). */
+  async latestTraining(voiceId: string): Promise<VoiceTraining | null> {
+    return (
+      (await this.database.db
+        .selectFrom('voice_trainings')
+        .selectAll()
+        .where('voice_id', '=', voiceId)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst()) ?? null
+    );
+  }
+
   /** Trainings whose audio was fetched and kept, oldest first (the audio a retraining learns from). */
   async trainingsWithAudio(voiceId: string, upToSeq: number): Promise<VoiceTraining[]> {
     return this.database.db

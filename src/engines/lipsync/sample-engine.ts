@@ -19,6 +19,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import { MediaError, type MediaTool } from '../../repositories/media.ts';
 import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
 import { audioFeatures } from './audio-features.ts';
@@ -29,20 +30,20 @@ import {
   decodeFrames,
   FrameEncoder,
   FramePool,
+  frameRateArg,
   probeLipSyncInputs,
   X264_ARGS,
   yuv420pFrameBytes,
 } from './frame-io.ts';
 import {
   fitMouthModel,
-  parseMouthModel,
+  parseModel,
   parsePrior,
   predictShapes,
-  serializeMouthModel,
+  serializeModel,
   type MouthModel,
   type MouthPrior,
 } from './mouth-model.ts';
-import { frameRateArg } from './passthrough.ts';
 import { selectSamples, type SelectOptions } from './select.ts';
 import type { CropGeometry, MouthShape, Pose, TrackedFrame } from './types.ts';
 import priorJson from './mouth-prior.json' with { type: 'json' };
@@ -59,19 +60,38 @@ const SAMPLE_BLOCK = 25;
 /** Floats per frame in track.bin: ok, weight, pose (6), shape (4). */
 const TRACK_FLOATS = 12;
 
-interface PreparedMeta {
-  version: 1;
-  fps: number;
-  fpsArg: string;
-  frames: number;
-  width: number;
-  height: number;
-  geom: CropGeometry;
+/**
+ * What the avatar cache keeps about a prepared video, beside track.bin and samples.bin. Parsed on
+ * read: a part written by another version that does not match is prepared again, like a missing one.
+ */
+const preparedMetaSchema = z.object({
+  version: z.literal(1),
+  fps: z.number().positive(),
+  fpsArg: z.string().min(1),
+  frames: z.number().int().positive(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  geom: z.object({
+    u0: z.number(),
+    u1: z.number(),
+    v0: z.number(),
+    v1: z.number(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    pixelsPerUnit: z.number().positive(),
+  }) satisfies z.ZodType<CropGeometry>,
   /** Source frame of each sample in samples.bin, in file order. */
-  sampleFrames: number[];
-  model: unknown;
-  stats: { prepareSec: number; framesLost: number; trackMsPerFrame: number; soundtrack: boolean };
-}
+  sampleFrames: z.array(z.number().int().nonnegative()),
+  /** The audio-to-mouth model, checked by parseModel. */
+  model: z.unknown(),
+  stats: z.object({
+    prepareSec: z.number(),
+    framesLost: z.number(),
+    trackMsPerFrame: z.number(),
+    soundtrack: z.boolean(),
+  }),
+});
+type PreparedMeta = z.infer<typeof preparedMetaSchema>;
 
 interface Prepared {
   meta: PreparedMeta;
@@ -283,8 +303,9 @@ export class SampleLipSync implements LipSyncEngine {
 
   /** The avatar's prepared form from the cache, copied into the work directory; null when absent. */
   private async loadCached(avatar: AvatarCache, workDir: string): Promise<Prepared | null> {
-    const meta = (await avatar.getPart(AVATAR_PART)) as PreparedMeta | null;
-    if (meta === null || meta.version !== 1) return null;
+    const parsed = preparedMetaSchema.safeParse(await avatar.getPart(AVATAR_PART));
+    if (!parsed.success) return null;
+    const meta = parsed.data;
     const trackFile = join(workDir, 'avatar-track.bin');
     const samplesFile = join(workDir, 'avatar-samples.bin');
     if (!(await avatar.fetchFile(AVATAR_PART, 'track.bin', trackFile))) return null;
@@ -294,7 +315,7 @@ export class SampleLipSync implements LipSyncEngine {
     return {
       meta,
       track: decodeTrack(floats, meta.frames),
-      model: parseMouthModel(meta.model),
+      model: parseModel(meta.model),
       samplesFile,
     };
   }
@@ -394,7 +415,7 @@ export class SampleLipSync implements LipSyncEngine {
       height,
       geom,
       sampleFrames,
-      model: serializeMouthModel(model),
+      model: serializeModel(model),
       stats: {
         prepareSec: (performance.now() - started) / 1000,
         framesLost: faceTrack.stats.framesLost,

@@ -74,7 +74,8 @@ export async function failPublicJob(
   err: AppError,
   log: Logger,
 ): Promise<void> {
-  const { jobId } = parseStored(jobPayloadSchema, item.payload, 'job payload');
+  // the queue item's ref is the job id: a job whose payload cannot be read still ends and refunds
+  const jobId = item.ref_id;
   const job = await deps.jobs.get(jobId);
   if (job === null) return;
   const account = await deps.accounts.findById(job.account_id);

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { isAppError } from '../../domain/errors.ts';
 import { JobStatus, QueueKind } from '../../domain/jobs.ts';
 import { checkTrainingAudio } from '../../domain/media-rules.ts';
-import { parseStored, trainPayloadSchema } from '../../domain/payloads.ts';
+import { parseStored, readJson, trainPayloadSchema } from '../../domain/payloads.ts';
+import { WAV_16K_MONO_ARGS } from '../../repositories/media.ts';
 import { voiceCallback } from '../../services/views.ts';
 import { fetchAndProbe } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
@@ -31,12 +32,9 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
           const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal);
           checkTrainingAudio(audio.info);
           const wav = join(dir, 'training.wav');
-          await deps.media.ffmpeg(
-            ['-i', audio.file, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav],
-            {
-              signal,
-            },
-          );
+          await deps.media.ffmpeg(['-i', audio.file, '-vn', ...WAV_16K_MONO_ARGS, wav], {
+            signal,
+          });
           const key = `voices/${voice.id}/${training.id}.wav`;
           await deps.blobs.put(key, wav);
           await deps.voices.setTrainingAudio(training.id, key);
@@ -61,16 +59,19 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
       });
     },
     async giveUp(item, err, log) {
-      const p = parseStored(trainPayloadSchema, item.payload, 'training payload');
-      const voice = await deps.voices.get(p.voiceId);
+      // the queue item's ref is the voice: a training whose payload cannot be read still ends
+      const p = trainPayloadSchema.safeParse(readJson(item.payload));
+      const voice = await deps.voices.get(p.success ? p.data.voiceId : item.ref_id);
       if (voice === null) return;
+      const trainingId = p.success ? p.data.trainingId : (await deps.voices.latestTraining(voice.id))?.id;
+      if (trainingId === undefined) return;
       const account = await deps.accounts.findById(voice.account_id);
       if (account === null) return;
       log.info(
         { voiceId: voice.id, code: err.code, reason: err.detail.en, expected: isAppError(err) },
         'training failed',
       );
-      await deps.voices.failTraining(voice.id, p.trainingId, err.code, err.detail, voiceCallback(account));
+      await deps.voices.failTraining(voice.id, trainingId, err.code, err.detail, voiceCallback(account));
     },
   };
 }
