@@ -55,3 +55,83 @@ test('results older than DHS_RESULT_TTL_DAYS are deleted by the hourly sweep; ne
     await h.close();
   }
 });
+
+test('finished queue items and callback deliveries older than DHS_QUEUE_RETENTION_DAYS are deleted; pending ones never', async () => {
+  const h = await createHarness({ worker: true, env: { DHS_QUEUE_RETENTION_DAYS: '7' } });
+  try {
+    const { queue, callbacks, database } = h.runtime;
+    const db = database.db;
+    const day = 86_400_000;
+    // kinds no handler takes, so the worker leaves them to the test
+    const item = async (kind: string) => {
+      const id = await queue.enqueue(db, { kind, refId: `ref-${kind}`, payload: {}, maxAttempts: 1 });
+      assert.ok(id);
+      return id;
+    };
+    const delivery = (queueId: string) =>
+      callbacks.record({
+        queueId,
+        refId: `ref-${queueId}`,
+        url: 'http://x/cb',
+        attempt: 1,
+        httpStatus: 503,
+        error: '',
+        durationMs: 1,
+      });
+    const oldDone = await item('t-done');
+    assert.equal((await queue.claim('tw', 60_000, ['t-done']))?.id, oldDone);
+    assert.ok(await queue.complete(oldDone, 'tw'));
+    const oldFailed = await item('t-failed');
+    assert.equal((await queue.claim('tw', 60_000, ['t-failed']))?.id, oldFailed);
+    assert.ok(await queue.fail(oldFailed, 'tw', 'gave up'));
+    const running = await item('t-running');
+    assert.equal((await queue.claim('tw', 30 * day, ['t-running']))?.id, running);
+    const pending = await item('t-pending');
+    await delivery(oldDone);
+    await delivery(running);
+    h.clock.advance(8 * day);
+    const recent = await item('t-recent');
+    assert.equal((await queue.claim('tw', 60_000, ['t-recent']))?.id, recent);
+    assert.ok(await queue.complete(recent, 'tw'));
+    await delivery(recent);
+
+    await h.runtime.scheduleRetention(0);
+    h.worker.wake();
+    await h.waitFor(async () => ((await queue.get(oldDone)) === null ? true : undefined), 10_000, 'sweep');
+    assert.equal(await queue.get(oldFailed), null);
+    assert.equal((await queue.get(running))?.state, 'active');
+    assert.equal((await queue.get(pending))?.state, 'queued');
+    assert.equal((await queue.get(recent))?.state, 'done');
+    await h.waitFor(
+      async () => ((await callbacks.forRef(`ref-${oldDone}`)).length === 0 ? true : undefined),
+      10_000,
+      'deliveries swept',
+    );
+    assert.equal((await callbacks.forRef(`ref-${running}`)).length, 1);
+    assert.equal((await callbacks.forRef(`ref-${recent}`)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('DHS_QUEUE_RETENTION_DAYS=0 keeps finished queue items', async () => {
+  const h = await createHarness({ worker: true, env: { DHS_QUEUE_RETENTION_DAYS: '0' } });
+  try {
+    const { queue, database } = h.runtime;
+    const id = await queue.enqueue(database.db, { kind: 't-done', refId: 'r', payload: {}, maxAttempts: 1 });
+    assert.ok(id);
+    assert.equal((await queue.claim('tw', 60_000, ['t-done']))?.id, id);
+    assert.ok(await queue.complete(id, 'tw'));
+    h.clock.advance(400 * 86_400_000);
+    await h.runtime.scheduleRetention(0);
+    h.worker.wake();
+    await h.waitFor(
+      async () => ((await queue.listByRef('retention')).some((q) => q.state === 'done') ? true : undefined),
+      10_000,
+      'sweep',
+    );
+    assert.equal((await queue.get(id))?.state, 'done');
+  } finally {
+    await h.close();
+  }
+});

@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { AvatarCache, LipSyncEngine } from '../../src/engines/ports.ts';
-import type { MediaTool } from '../../src/repositories/media.ts';
+import { WAV_16K_MONO_ARGS, type MediaTool } from '../../src/repositories/media.ts';
 import { fitPrior, type FitInput } from '../../src/engines/lipsync/mouth-model.ts';
 import { readFrames, zipFrames } from './frames.ts';
 import { firstHalfFitInput } from './prior-clips.ts';
@@ -630,17 +630,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       ...['-movflags', '+faststart', video],
     ]);
     const audio = join(dir, 'audio-2s.wav');
-    await ff([
-      '-i',
-      resolve(opts.mediaDir, 'speech-en-3.wav'),
-      '-t',
-      '2',
-      '-ac',
-      '1',
-      '-c:a',
-      'pcm_s16le',
-      audio,
-    ]);
+    await ff(['-i', resolve(opts.mediaDir, 'speech-en-3.wav'), '-t', '2', ...WAV_16K_MONO_ARGS, audio]);
     const out: PrepResult[] = [];
     for (const [engineName, engine] of Object.entries(opts.engines)) {
       const engineDir = join(dir, `work-${engineName}`);

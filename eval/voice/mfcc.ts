@@ -1,11 +1,11 @@
 /**
  * MFCC features for the speaker identifier of the voice eval: 16 kHz mono float PCM -> 25 ms Hamming
- * frames every 10 ms (pre-emphasis 0.97), power spectrum by the project's radix-2 FFT (src/engines/voice/fft.ts), a triangular mel filterbank,
+ * frames every 10 ms (pre-emphasis 0.97), power spectrum by the project's radix-2 FFT (src/engines/audio/fft.ts), a triangular mel filterbank,
  * log, DCT-II. Optional deltas, an energy-based choice of speech frames and cepstral mean normalisation
  * (CMN over the chosen frames, which removes a fixed recording channel). Pure functions, no I/O.
  */
 
-import { Fft } from '../../src/engines/voice/fft.ts';
+import { Fft } from '../../src/engines/audio/fft.ts';
 
 /** A row-major matrix of `count` feature vectors of `dim` values each. */
 export interface FrameMatrix {
@@ -103,13 +103,6 @@ export interface MfccOptions {
 
 /** Log mel energies are floored here so that digital silence stays finite. */
 const LOG_FLOOR = 1e-10;
-
-export interface FrameEnergies {
-  /** Frame count (frames that fit wholly in the signal; at least 1 if the signal is non-empty). */
-  count: number;
-  /** Energy of each raw frame (before pre-emphasis), dBFS. */
-  levelsDb: Float64Array;
-}
 
 export interface SpeechSelectionOptions {
   /** Keep frames no more than this far below the loudest frame (default 30 dB). */

@@ -16,7 +16,6 @@ export const QueueKind = {
   CALLBACK: 'callback',
   RETENTION: 'retention',
 } as const;
-export type QueueKindValue = (typeof QueueKind)[keyof typeof QueueKind];
 
 /** Backoff for retryable job failures: 5 s, 20 s, 80 s ... capped at 10 min, with no jitter (tests). */
 export function jobRetryDelayMs(attempt: number): number {

@@ -1,6 +1,7 @@
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export interface BlobInfo {
   size: number;
@@ -17,7 +18,11 @@ export interface BlobStore {
   /** Copies the blob to a local file. */
   download(key: string, destFile: string): Promise<void>;
   stat(key: string): Promise<BlobInfo | null>;
-  read(key: string, range?: { start: number; end: number }): ReadStream;
+  /**
+   * The blob's bytes, or those from `start` to `end` (both inclusive, as in an HTTP Range). A plain
+   * stream, so an object store can hand back its response body; a missing blob errors the stream.
+   */
+  read(key: string, range?: { start: number; end: number }): Readable;
   delete(key: string): Promise<void>;
   /** Deletes every blob under `prefix/` (a result's folder). */
   deletePrefix(prefix: string): Promise<void>;
@@ -78,7 +83,7 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
-  read(key: string, range?: { start: number; end: number }): ReadStream {
+  read(key: string, range?: { start: number; end: number }): Readable {
     return createReadStream(this.path(key), range);
   }
 

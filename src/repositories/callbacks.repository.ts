@@ -39,6 +39,33 @@ export class CallbacksRepository {
       .execute();
   }
 
+  /**
+   * Deletes up to `limit` delivery records made before `before`, oldest first; returns how many went.
+   * Records of a callback still queued or being delivered stay, however old, so its history is whole
+   * while it can still change. The caller repeats until fewer than `limit` go.
+   */
+  async deleteOlderThan(before: number, limit: number): Promise<number> {
+    const db = this.database.db;
+    const oldest = db
+      .selectFrom('callback_deliveries as d')
+      .select('d.id')
+      .where('d.created_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('queue as q')
+              .select('q.id')
+              .whereRef('q.id', '=', 'd.queue_id')
+              .where('q.state', 'in', ['queued', 'active']),
+          ),
+        ),
+      )
+      .orderBy('d.created_at')
+      .limit(limit);
+    const res = await db.deleteFrom('callback_deliveries').where('id', 'in', oldest).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
   async forRef(refId: string): Promise<CallbackDelivery[]> {
     return this.database.db
       .selectFrom('callback_deliveries')

@@ -13,10 +13,11 @@ import { basename, dirname, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MediaError } from './media.ts';
+import { AAC_SAMPLE_RATES, MediaError } from './media.ts';
 import type {
   AudioStreamInfo,
   MediaInfo,
+  MediaLogger,
   MediaProcess,
   MediaTool,
   RunOptions,
@@ -29,6 +30,8 @@ export interface FfmpegMediaOptions {
   ffprobePath: string;
   /** Wall-clock limit of one run when the caller gives no `timeoutMs` (default 10 minutes). */
   defaultTimeoutMs?: number;
+  /** Gets every ffmpeg / ffprobe command line at debug level. */
+  logger?: MediaLogger;
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
@@ -39,14 +42,13 @@ const PROGRESS_FD = 3;
 /** Native-endian float32 PCM, so a Float32Array's bytes go to and come from ffmpeg without swapping. */
 const F32 = endianness() === 'LE' ? 'f32le' : 'f32be';
 
-/** Sample rates the mp3 (MPEG-1/2/2.5 layer III) and AAC encoders accept. */
+/** Sample rates the mp3 (MPEG-1/2/2.5 layer III) encoder accepts. */
 const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
-const AAC_RATES = [7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000];
 
 interface AudioEncoding {
   format: string;
   codecArgs: string[];
-  rates: number[] | null;
+  rates: readonly number[] | null;
 }
 
 const AUDIO_ENCODINGS: Record<string, AudioEncoding> = {
@@ -59,7 +61,7 @@ const AUDIO_ENCODINGS: Record<string, AudioEncoding> = {
   '.m4a': {
     format: 'ipod',
     codecArgs: ['-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart'],
-    rates: AAC_RATES,
+    rates: AAC_SAMPLE_RATES,
   },
 };
 
@@ -117,6 +119,14 @@ export function buildFfmpegArgs(
     i++;
   }
   return out;
+}
+
+/** Characters a POSIX shell reads literally, outside quotes. */
+const SHELL_PLAIN = /^[A-Za-z0-9_\-+=.,:/@%]+$/;
+
+/** `bin` and `args` as one line a POSIX shell would run as the same argument array (for logs). */
+export function commandLine(bin: string, args: readonly string[]): string {
+  return [bin, ...args].map((a) => (SHELL_PLAIN.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
 /** A protocol endpoint that ffmpeg would open as a pipe or file descriptor (`pipe:1`, `fd:3`, `-`). */
@@ -513,7 +523,7 @@ function exitDescription(res: RunResult): string {
   return res.stderrTail ? `${how}:\n${res.stderrTail}` : how;
 }
 
-function nearestRate(rate: number, allowed: number[]): number {
+function nearestRate(rate: number, allowed: readonly number[]): number {
   return allowed.find((r) => r >= rate) ?? (allowed[allowed.length - 1] as number);
 }
 
@@ -527,11 +537,20 @@ export class FfmpegMedia implements MediaTool {
   private readonly ffmpegPath: string;
   private readonly ffprobePath: string;
   private readonly defaultTimeoutMs: number;
+  private readonly logger: MediaLogger | undefined;
 
   constructor(opts: FfmpegMediaOptions) {
     this.ffmpegPath = opts.ffmpegPath;
     this.ffprobePath = opts.ffprobePath;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.logger = opts.logger;
+  }
+
+  /** The command line at debug level; nothing is built when there is no logger or debug is off. */
+  private logCommand(bin: string, args: readonly string[], streaming = false): void {
+    const log = this.logger;
+    if (log === undefined || log.isLevelEnabled?.('debug') === false) return;
+    log.debug({ cmd: commandLine(bin, args), ...(streaming ? { streaming } : {}) }, 'media command');
   }
 
   async probe(file: string, opts: RunOptions = {}): Promise<MediaInfo> {
@@ -563,9 +582,11 @@ export class FfmpegMedia implements MediaTool {
   /** ffprobe on a local file only (protocol whitelist `file`), JSON out; MediaError('unreadable') otherwise. */
   private async ffprobeJson(file: string, show: string[], opts: RunOptions): Promise<unknown> {
     assertLocalInput(file);
+    const args = ['-v', 'error', '-protocol_whitelist', 'file', '-of', 'json', ...show, '-i', file];
+    this.logCommand(this.ffprobePath, args);
     const res = await runProcess({
       bin: this.ffprobePath,
-      args: ['-v', 'error', '-protocol_whitelist', 'file', '-of', 'json', ...show, '-i', file],
+      args,
       label: 'ffprobe',
       timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs,
       signal: opts.signal,
@@ -589,6 +610,7 @@ export class FfmpegMedia implements MediaTool {
     const io = { stdin: opts.stdin === true, stdout: opts.stdout === true };
     checkPipeEndpoints(args, io);
     const fullArgs = buildFfmpegArgs(args, { progress: false, allowPipeInput: io.stdin });
+    if (!opts.signal?.aborted) this.logCommand(this.ffmpegPath, fullArgs, true);
     return startStreamingProcess({
       bin: this.ffmpegPath,
       args: fullArgs,
@@ -682,6 +704,7 @@ export class FfmpegMedia implements MediaTool {
     opts: RunOptions,
     io: { stdin?: Buffer; collectStdout?: boolean } = {},
   ): Promise<Buffer> {
+    if (!opts.signal?.aborted) this.logCommand(this.ffmpegPath, fullArgs);
     const res = await runProcess({
       bin: this.ffmpegPath,
       args: fullArgs,

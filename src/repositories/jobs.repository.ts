@@ -174,10 +174,6 @@ export class JobsRepository {
       .execute();
   }
 
-  async setNewAudioUrl(id: string, url: string): Promise<void> {
-    await this.database.db.updateTable('jobs').set({ new_audio_url: url }).where('id', '=', id).execute();
-  }
-
   /**
    * Raises the reservation to `totalPoints` once the real input is known (an audio's duration).
    * Idempotent per job; 20005 (permanent) when the balance cannot cover the difference.

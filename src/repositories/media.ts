@@ -62,6 +62,15 @@ export interface MediaProcess {
   kill(): void;
 }
 
+/**
+ * Where an adapter tells what it runs (pino's logger fits). Command lines go out at debug level;
+ * `isLevelEnabled`, when there, spares building them while debug is off.
+ */
+export interface MediaLogger {
+  debug(obj: object, msg: string): void;
+  isLevelEnabled?(level: string): boolean;
+}
+
 export interface MediaTool {
   /** ffprobe of a local file. Throws MediaError('unreadable') when it is not a media file. */
   probe(file: string, opts?: RunOptions): Promise<MediaInfo>;
@@ -90,6 +99,17 @@ export interface MediaTool {
   /** Writes mono float32 PCM to `outFile` as mp3 (by extension: .mp3, .wav, .m4a). */
   encodeAudio(pcm: Float32Array, sampleRate: number, outFile: string, opts?: RunOptions): Promise<void>;
 }
+
+/** Sample rates ffmpeg's AAC encoder takes (MPEG-4 audio's sampling-frequency table), ascending. */
+export const AAC_SAMPLE_RATES: readonly number[] = [
+  7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
+];
+
+/**
+ * Output options for 16 kHz mono 16-bit PCM wav: the one form uploaded training audio and a video's
+ * soundtrack are kept and analysed in (voice training, lip-sync features).
+ */
+export const WAV_16K_MONO_ARGS: readonly string[] = ['-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le'];
 
 export class MediaError extends Error {
   constructor(

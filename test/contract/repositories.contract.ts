@@ -4,6 +4,7 @@ import { AppError } from '../../src/domain/errors.ts';
 import { JobStatus } from '../../src/domain/jobs.ts';
 import { AccountsRepository } from '../../src/repositories/accounts.repository.ts';
 import { AvatarsRepository } from '../../src/repositories/avatars.repository.ts';
+import { CallbacksRepository } from '../../src/repositories/callbacks.repository.ts';
 import { ManualClock } from '../../src/repositories/clock.ts';
 import { JobsRepository, type SubmitJobInput } from '../../src/repositories/jobs.repository.ts';
 import { LedgerRepository } from '../../src/repositories/ledger.repository.ts';
@@ -217,6 +218,80 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       const ids = claimed.filter((c) => c !== null).map((c) => c.id);
       assert.equal(ids.length, 20);
       assert.equal(new Set(ids).size, 20);
+    });
+
+    test('retention: finished items and old delivery records go in batches; queued and active stay', async () => {
+      const db = tdb.database.db;
+      const callbacks = new CallbacksRepository(tdb.database, clock, cryptoRandom);
+      const day = 86_400_000;
+      // one kind per item, so each claim takes exactly the item meant
+      const item = async (kind: string, runAt?: number) => {
+        const id = await queue.enqueue(db, {
+          kind,
+          refId: `ret-${kind}`,
+          payload: {},
+          maxAttempts: 1,
+          ...(runAt === undefined ? {} : { runAt }),
+        });
+        assert.ok(id);
+        return id;
+      };
+      const finished = async (kind: string, how: 'complete' | 'fail') => {
+        const id = await item(kind);
+        assert.equal((await queue.claim('rw', 60_000, [kind]))?.id, id);
+        assert.ok(how === 'complete' ? await queue.complete(id, 'rw') : await queue.fail(id, 'rw', 'x'));
+        return id;
+      };
+      const delivery = (queueId: string) =>
+        callbacks.record({
+          queueId,
+          refId: `ret-${queueId}`,
+          url: 'http://x/cb',
+          attempt: 1,
+          httpStatus: 500,
+          error: '',
+          durationMs: 1,
+        });
+      const oldDone = await finished('ret-a', 'complete');
+      const oldFailed = await finished('ret-b', 'fail');
+      const oldDone2 = await finished('ret-c', 'complete');
+      const active = await item('ret-d');
+      assert.equal((await queue.claim('rw', 365 * day, ['ret-d']))?.id, active);
+      const expiredLease = await item('ret-e');
+      assert.equal((await queue.claim('rw', 1000, ['ret-e']))?.id, expiredLease);
+      const queued = await item('ret-f');
+      const later = await item('ret-g', clock.now() + 30 * day);
+      await delivery(oldDone);
+      await delivery(active); // a callback still being delivered keeps its history
+      await delivery(queued);
+      clock.advance(10 * day);
+      const recent = await finished('ret-h', 'complete');
+      await delivery(recent);
+
+      const before = clock.now() - 7 * day;
+      assert.equal(await queue.deleteFinished(before, 1), 1, 'a batch is bounded');
+      let rest = 0;
+      for (;;) {
+        const n = await queue.deleteFinished(before, 2);
+        rest += n;
+        if (n < 2) break;
+      }
+      assert.ok(rest >= 2, 'the rest of the old finished items (earlier tests left some too)');
+      for (const id of [oldDone, oldFailed, oldDone2]) assert.equal(await queue.get(id), null);
+      assert.equal((await queue.get(active))?.state, 'active');
+      assert.equal((await queue.get(expiredLease))?.state, 'active');
+      assert.equal((await queue.get(queued))?.state, 'queued');
+      assert.equal((await queue.get(later))?.state, 'queued');
+      assert.equal((await queue.get(recent))?.state, 'done');
+      // a claim still works after the deletion (the expired lease is taken again)
+      assert.equal((await queue.claim('rw2', 1000, ['ret-e']))?.id, expiredLease);
+
+      assert.equal(await callbacks.deleteOlderThan(before, 100), 1);
+      assert.equal(await callbacks.deleteOlderThan(before, 100), 0);
+      assert.equal((await callbacks.forRef(`ret-${oldDone}`)).length, 0);
+      assert.equal((await callbacks.forRef(`ret-${active}`)).length, 1);
+      assert.equal((await callbacks.forRef(`ret-${queued}`)).length, 1);
+      assert.equal((await callbacks.forRef(`ret-${recent}`)).length, 1);
     });
 
     test('voices: quota 30002 uses no slot, at most 10 trainings, no overlap', async () => {

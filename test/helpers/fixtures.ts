@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { locateFfmpeg } from '../../src/repositories/ffmpeg-locate.ts';
 import { FfmpegMedia } from '../../src/repositories/ffmpeg-media.ts';
+import { WAV_16K_MONO_ARGS } from '../../src/repositories/media.ts';
 
 /** Bump to rebuild every fixture (e.g. after an ffmpeg upgrade that changes output). */
 const RECIPE_VERSION = 1;
@@ -182,7 +183,7 @@ export function speechWav(opts: SpeechFixtureOptions): Promise<string> {
     name: `speech-${opts.lang}-${opts.seconds}s`,
     ext: '.wav',
     sources,
-    args: [...args, '-c:a', 'pcm_s16le'],
+    args: [...args, ...WAV_16K_MONO_ARGS],
   });
 }
 
@@ -218,7 +219,15 @@ export function silentWav(seconds: number): Promise<string> {
     name: `silence-${seconds}s`,
     ext: '.wav',
     sources: [],
-    args: ['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', checkSeconds(seconds), '-c:a', 'pcm_s16le'],
+    args: [
+      '-f',
+      'lavfi',
+      '-i',
+      'anullsrc=r=16000:cl=mono',
+      '-t',
+      checkSeconds(seconds),
+      ...WAV_16K_MONO_ARGS,
+    ],
   });
 }
 
@@ -235,10 +244,7 @@ export function noiseWav(seconds: number): Promise<string> {
       'anoisesrc=r=16000:c=pink:a=0.02:s=7',
       '-t',
       checkSeconds(seconds),
-      '-ac',
-      '1',
-      '-c:a',
-      'pcm_s16le',
+      ...WAV_16K_MONO_ARGS,
     ],
   });
 }

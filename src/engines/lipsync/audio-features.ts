@@ -3,7 +3,7 @@
  *
  * Pipeline (mono float32 PCM, designed for 16 kHz; other rates work, the mel range stays the same):
  * 1. Short-time analysis: pre-emphasis 0.97, 25 ms Hann window, 10 ms hop, power spectrum (Fft of
- *    voice/fft.ts, two real frames per complex transform), MEL_BANDS triangular mel bands over
+ *    audio/fft.ts, two real frames per complex transform), MEL_BANDS triangular mel bands over
  *    MEL_MIN_HZ..MEL_MAX_HZ, log of the band energy plus a floor RELATIVE_FLOOR * (clip mean square) *
  *    window length (so the features do not depend on the recording level and low noise reads as
  *    silence), DCT-II (orthonormal), the first CEPSTRA coefficients (c0 included: it carries loudness).
@@ -32,8 +32,8 @@
  * of context as good as +-100 ms and better than +-200 ms; relative floor 1e-4 beat 1e-5 and 1e-6
  * slightly; CMVN over speech frames only helped the prior alone but hurt avatar fits.
  */
-import { Fft } from '../voice/fft.ts';
-import { percentile, toDb } from '../voice/dsp.ts';
+import { Fft } from '../audio/fft.ts';
+import { percentile, toDb } from '../audio/dsp.ts';
 
 export const WIN_MS = 25;
 export const HOP_MS = 10;

@@ -49,8 +49,6 @@ import {
 import type { Roi } from './landmarks.ts';
 import type { MouthShape, Pose, TrackedFrame, YuvFrame } from './types.ts';
 
-export { MOUTH, MOUTH_POINTS, STABLE_POINTS, TRACKED_POINTS } from './landmarks.ts';
-
 /** Long side of the frame given to the face detector, px. */
 export const DETECT_LONG_SIDE = 640;
 /** Side of the mesh model's input crop, px (fixed by the model). */

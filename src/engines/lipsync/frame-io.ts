@@ -9,7 +9,7 @@
  * `decodeFrames` is frame k of the passthrough's pipeline.
  */
 import { rename, rm } from 'node:fs/promises';
-import { MediaError } from '../../repositories/media.ts';
+import { AAC_SAMPLE_RATES, MediaError } from '../../repositories/media.ts';
 import type {
   AudioStreamInfo,
   MediaInfo,
@@ -115,14 +115,9 @@ export const X264_ARGS: readonly string[] = [
 /** The audio encoding of lip-sync output: AAC 128k. */
 export const AAC_ARGS: readonly string[] = ['-c:a', 'aac', '-b:a', '128k'];
 
-/** Sample rates ffmpeg's AAC encoder takes; other rates are resampled to 48 kHz. */
-export const AAC_RATES: ReadonlySet<number> = new Set([
-  7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
-]);
-
-/** `-ar 48000` when AAC cannot carry `sampleRate`, else nothing. */
+/** `-ar 48000` when AAC cannot carry `sampleRate` (not in AAC_SAMPLE_RATES), else nothing. */
 export function aacResampleArgs(sampleRate: number): string[] {
-  return AAC_RATES.has(sampleRate) ? [] : ['-ar', '48000'];
+  return AAC_SAMPLE_RATES.includes(sampleRate) ? [] : ['-ar', '48000'];
 }
 
 /** No metadata or chapters from the inputs; the index (moov) at the front for streaming playback. */

@@ -40,7 +40,7 @@
  */
 import { FEATURE_CONFIG, FEATURE_DIM, sameFeatureConfig } from './audio-features.ts';
 import type { AudioFeatures, FeatureConfig } from './audio-features.ts';
-import { percentile } from '../voice/dsp.ts';
+import { percentile } from '../audio/dsp.ts';
 import { SHAPE_KEYS } from './types.ts';
 import type { MouthShape } from './types.ts';
 
@@ -820,7 +820,3 @@ export function parseModel(json: unknown): MouthModel {
   if (typeof obj.usedPrior !== 'boolean') throw new Error('mouth model: bad usedPrior');
   return obj as unknown as MouthModel;
 }
-
-/** Aliases (the engine's names). */
-export const serializeMouthModel = serializeModel;
-export const parseMouthModel = parseModel;

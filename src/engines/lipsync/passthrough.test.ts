@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { FfmpegMedia } from '../../repositories/ffmpeg-media.ts';
 import { locateFfmpeg } from '../../repositories/ffmpeg-locate.ts';
 import { MediaError } from '../../repositories/media.ts';
-import { PassthroughLipSync, frameRateArg } from './passthrough.ts';
+import { frameRateArg } from './frame-io.ts';
+import { PassthroughLipSync } from './passthrough.ts';
 
 /** Top-level MP4 box types in file order. */
 async function topLevelBoxes(file: string): Promise<string[]> {

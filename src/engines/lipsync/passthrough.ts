@@ -19,8 +19,6 @@ import {
   probeLipSyncInputs,
 } from './frame-io.ts';
 
-export { frameRateArg };
-
 export class PassthroughLipSync implements LipSyncEngine {
   readonly name = 'passthrough';
 

@@ -19,7 +19,7 @@ import {
   semitones,
   SILENCE_DB,
   toDb,
-} from './dsp.ts';
+} from '../audio/dsp.ts';
 
 export const TRAINING_SAMPLE_RATE = 16_000;
 /** Audio the spectral envelope is learned from, at most (memory stays bounded for long recordings). */

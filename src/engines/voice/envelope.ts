@@ -13,8 +13,8 @@
  * The same analysis (MelAnalyzer) runs at conversion time at the synthesizer's sample rate.
  */
 import type { VoiceTier } from '../../domain/voice.ts';
-import { detectSpeech } from './dsp.ts';
-import { Fft } from './fft.ts';
+import { detectSpeech } from '../audio/dsp.ts';
+import { Fft } from '../audio/fft.ts';
 
 export const ENVELOPE_VERSION = 1;
 export const MEL_BANDS = 40;

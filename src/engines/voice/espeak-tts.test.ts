@@ -7,7 +7,7 @@ import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { FfmpegMedia } from '../../repositories/ffmpeg-media.ts';
 import type { VoiceProfile } from '../../domain/voice.ts';
 import type { SpeechInput } from '../ports.ts';
-import { detectSpeech, median, pitchOfFrames, rms, toDb } from './dsp.ts';
+import { detectSpeech, median, pitchOfFrames, rms, toDb } from '../audio/dsp.ts';
 import { BasicVoiceTrainer } from './basic-trainer.ts';
 import {
   applyGain,

@@ -21,7 +21,7 @@ import type { SpeechLanguage, VoiceProfile, VoiceTier } from '../../domain/voice
 import type { SpeechEngine, SpeechInput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import { convertVoice } from './convert.ts';
-import { detectSpeech, speechEnergy, toDb } from './dsp.ts';
+import { detectSpeech, speechEnergy, toDb } from '../audio/dsp.ts';
 import { envelopeOfProfile } from './envelope.ts';
 import { durationStretchFor, synthesizeEnglish } from './flite.ts';
 import { endsSentence, isSpeakable, normalizeText, splitByScript, splitIntoPieces } from './text.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, pitchOfFrames } from './dsp.ts';
+import { median, pitchOfFrames } from '../audio/dsp.ts';
 import {
   cleanText,
   DURATION_STRETCH_RANGE,

@@ -7,6 +7,8 @@ import type { HandlerDeps } from './deps.ts';
 
 export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Rows deleted per statement: each DELETE holds its locks (SQLite: the whole write lock) briefly. */
+const DELETE_BATCH = 500;
 
 /**
  * Schedules the next retention sweep. The dedupe key is the hour it runs in, so any number of
@@ -31,7 +33,8 @@ export async function scheduleRetention(
 
 /**
  * The hourly housekeeping sweep: deletes results older than DHS_RESULT_TTL_DAYS (the whole result
- * folder: video and speech) and forgets expired tokens and replay records.
+ * folder: video and speech), unused avatars, finished queue items and callback delivery records older
+ * than DHS_QUEUE_RETENTION_DAYS, and forgets expired tokens and replay records.
  */
 export function retentionHandler(
   deps: HandlerDeps,
@@ -39,6 +42,9 @@ export function retentionHandler(
     ttlDays: number;
     /** Prepared avatars unused this long are deleted (0: kept). */
     avatarTtlDays: number;
+    /** Finished queue items and callback delivery records older than this are deleted (0: kept). */
+    queueRetentionDays: number;
+    queue: Pick<QueueRepository, 'deleteFinished'>;
     pruneTokens: () => Promise<number>;
     schedule: (delayMs: number) => Promise<void>;
   },
@@ -69,6 +75,20 @@ export function retentionHandler(
         const avatars = await deps.avatars.sweep(deps.clock.now() - o.avatarTtlDays * DAY_MS, signal);
         if (avatars > 0) log.info({ avatars, avatarTtlDays: o.avatarTtlDays }, 'deleted unused avatars');
       }
+      if (o.queueRetentionDays > 0) {
+        const before = deps.clock.now() - o.queueRetentionDays * DAY_MS;
+        const items = await deleteInBatches((limit) => o.queue.deleteFinished(before, limit), signal);
+        const deliveries = await deleteInBatches(
+          (limit) => deps.callbacks.deleteOlderThan(before, limit),
+          signal,
+        );
+        if (items + deliveries > 0) {
+          log.info(
+            { items, deliveries, queueRetentionDays: o.queueRetentionDays },
+            'deleted finished queue items and callback deliveries',
+          );
+        }
+      }
       await schedule(RETENTION_INTERVAL_MS);
     },
     async giveUp(_item, err, log) {
@@ -76,4 +96,18 @@ export function retentionHandler(
       await schedule(RETENTION_INTERVAL_MS);
     },
   };
+}
+
+/** Runs `deleteBatch` until a batch comes back short; the total deleted. */
+async function deleteInBatches(
+  deleteBatch: (limit: number) => Promise<number>,
+  signal: AbortSignal,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    if (signal.aborted) throw new Error('aborted');
+    const n = await deleteBatch(DELETE_BATCH);
+    total += n;
+    if (n < DELETE_BATCH) return total;
+  }
 }

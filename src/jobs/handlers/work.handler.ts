@@ -7,6 +7,7 @@ import { parseStored, workParamsSchema } from '../../domain/payloads.ts';
 import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
 import type { AvatarCache } from '../../engines/ports.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
+import { WAV_16K_MONO_ARGS } from '../../repositories/media.ts';
 import { fileSha256 } from '../../services/avatar-cache.ts';
 import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
@@ -146,7 +147,7 @@ async function profileFromSoundtrack(
 ): Promise<VoiceProfile | null> {
   if (!hasAudio) return null;
   const track = join(run.dir, 'soundtrack.wav');
-  await deps.media.ffmpeg(['-i', videoFile, '-vn', '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', track], {
+  await deps.media.ffmpeg(['-i', videoFile, '-vn', ...WAV_16K_MONO_ARGS, track], {
     signal: run.signal,
   });
   try {

@@ -184,6 +184,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('avatars_used').on('avatars').column('used_at').execute();
     },
   },
+  '0003_retention_indexes': {
+    async up(db: Kysely<unknown>) {
+      // The retention sweep deletes the oldest finished queue items and delivery records in batches:
+      // these keep each batch an index range instead of a scan of the whole table.
+      await db.schema.createIndex('queue_finished').on('queue').column('finished_at').execute();
+      await db.schema
+        .createIndex('callback_deliveries_created')
+        .on('callback_deliveries')
+        .column('created_at')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

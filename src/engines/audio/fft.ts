@@ -1,6 +1,7 @@
 /**
- * A radix-2 complex FFT with its tables computed once per size, for the voice conversion's short-time
- * analysis and resynthesis. In place, forward unscaled, inverse scaled by 1/n.
+ * A radix-2 complex FFT with its tables computed once per size, for short-time analysis and
+ * resynthesis (voice conversion, lip-sync audio features). In place, forward unscaled, inverse scaled
+ * by 1/n.
  */
 export class Fft {
   readonly size: number;

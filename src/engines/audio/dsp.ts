@@ -1,6 +1,7 @@
 /**
- * Small pure DSP helpers for the baseline voice: frame energy, an energy voice-activity detector,
- * YIN pitch, and syllable-ish energy peaks. Mono float32 PCM in [-1, 1] throughout.
+ * Small pure DSP helpers shared by the voice and lip-sync engines: frame energy, an energy
+ * voice-activity detector, YIN pitch, and syllable-ish energy peaks. Mono float32 PCM in [-1, 1]
+ * throughout.
  */
 
 /** Level used for digital silence so dB values stay finite. */
