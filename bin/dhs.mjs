@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-// Entry for `dhs` and `npx --no-install dhs`: runs the TypeScript sources through tsx's loader.
+// Entry for `dhs` (npm start, a global install, npx): runs the TypeScript sources through tsx's loader.
+// `serve` and `worker` first make sure the system tools are there (ffmpeg: installed with apt-get when
+// missing and root), in this process, so that `npm start` runs one process that signals reach.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
+const args = process.argv.slice(2);
+if (args[0] === 'serve' || args[0] === 'worker') {
+  const check = fileURLToPath(new URL('../scripts/ensure-system-tools.mjs', import.meta.url));
+  const res = spawnSync(process.execPath, [check], { stdio: 'inherit' });
+  if (res.status !== 0) process.exit(res.status ?? 1);
+}
 register();
 const { main } = await import('../src/main.ts');
-await main(process.argv.slice(2));
+await main(args);

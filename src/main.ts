@@ -6,7 +6,12 @@ import { AccountsRepository } from './repositories/accounts.repository.ts';
 import { systemClock } from './repositories/clock.ts';
 import { openDatabase } from './repositories/db/connect.ts';
 import { cryptoRandom } from './repositories/random.ts';
+import { LogDestination } from './log-destination.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
+
+/** How long the last log lines may take to leave; and what shutdown may take past the grace period. */
+const LOG_FLUSH_MS = 1000;
+const SHUTDOWN_SLACK_MS = 5000;
 
 const USAGE = `dhs — Digital Human Server
 
@@ -52,20 +57,37 @@ export async function main(argv: string[]): Promise<void> {
 
 /** `serve` (API + worker) and `worker` (worker only): start, mark ready, and shut down gracefully. */
 async function serve(config: Config, withHttp: boolean): Promise<void> {
-  const log = pino({
-    level: config.logLevel,
-    base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' },
-  });
+  const output = new LogDestination(1);
+  const log = pino(
+    {
+      level: config.logLevel,
+      base: { pid: process.pid, role: withHttp ? 'serve' : 'worker' },
+    },
+    output,
+  );
   const runtime = await createRuntime(config, { log, httpLogger: log });
   await sweepWorkspaces(runtime, log);
   const app = withHttp ? await runtime.app() : null;
   const worker: Worker = runtime.worker(log);
 
   let stopping = false;
+  /** The last lines get a moment to reach the log reader, never more: it may be gone. */
+  const exit = async (code: number) => {
+    await output.flush(LOG_FLUSH_MS);
+    process.exit(code);
+  };
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // a second signal: the operator does not want to wait
+      process.exit(130);
+    }
     stopping = true;
     runtime.ready = false;
+    // Bounded whatever is stuck (a job that ignores its abort, a database that does not answer).
+    setTimeout(() => {
+      log.error('shutdown took too long: exiting');
+      void exit(1);
+    }, config.jobs.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
     log.info({ signal }, 'shutting down: no new jobs; finishing running ones');
     try {
       await app?.close();
@@ -73,10 +95,10 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
       await runtime.close();
     } catch (err) {
       log.error({ err }, 'shutdown failed');
-      process.exit(1);
+      return exit(1);
     }
     log.info('stopped');
-    process.exit(0);
+    return exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -75,6 +75,22 @@ export function admitReservationTopUp(s: {
   return { extra };
 }
 
+/**
+ * Speech of `seconds` (estimated at submission, or real once synthesized) within the one-request
+ * limit; 20004 naming both otherwise.
+ */
+export function admitSpeechLength(seconds: number, limitSeconds: number): AppError | null {
+  if (seconds <= limitSeconds) return null;
+  const minutes = (s: number) => Math.ceil(s / 60);
+  return new AppError(
+    ErrorCode.BAD_PARAMETER,
+    t(
+      `文本朗读约需 ${minutes(seconds)} 分钟，单次上限 ${minutes(limitSeconds)} 分钟`,
+      `the text takes about ${minutes(seconds)} minutes to speak; one request may take at most ${minutes(limitSeconds)}`,
+    ),
+  );
+}
+
 /** seed 3.1 / 4.1: one speakerId is trained at most this many times. */
 export const MAX_TRAININGS_PER_VOICE = 10;
 

@@ -31,6 +31,14 @@ export function estimateSpeechSeconds(text: string, speedRatio = 1): number {
   return seconds / (speedRatio > 0 ? speedRatio : 1);
 }
 
+/**
+ * The longest speech one request may produce (a work's text, a synthesis's content): one hour. The
+ * seed's 10,000 characters of Chinese take about 40 minutes; symbols read out as words (% is 百分号)
+ * can make a text of that size far longer, and that is what this stops. Checked on the estimate at
+ * submission and on the real length after synthesis.
+ */
+export const MAX_SPEECH_SECONDS = 60 * 60;
+
 /** Seed 1.1: audio 5 s .. 30 min; the least an audio-driven work can cost is reserved at submission. */
 export const MIN_AUDIO_SECONDS = 5;
 export const MAX_AUDIO_SECONDS = 30 * 60;

@@ -5,6 +5,7 @@ import type { TokenService } from '../services/tokens.service.ts';
 import type { UserService } from '../services/user.service.ts';
 import type { VoicesService } from '../services/voices.service.ts';
 import type { WorksService } from '../services/works.service.ts';
+import { limitConnectionsPerAddress } from './connection-limit.ts';
 import { installEnvelope } from './envelope.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import { filesRoutes } from './routes/files.routes.ts';
@@ -24,8 +25,20 @@ export interface AppDeps {
   voices: VoicesService;
   user: UserService;
   files: FilesService;
+  /** Per account (and, on the token route, per access key). */
   limiter: RequestLimiter;
+  /** Per client address, for requests no account is known for yet. */
+  addressLimiter: RequestLimiter;
+  /** Socket limits: slow or numerous connections from one client are cut off. */
+  http: {
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnectionsPerAddress: number;
+  };
   metrics: Metrics;
+  /** /metrics answers loopback clients, or anyone with this bearer token. */
+  metricsToken?: string | undefined;
   /** Refreshes job/queue gauges before a scrape. */
   collectGauges: () => Promise<void>;
   /** false until start-up finished, and again while shutting down. */
@@ -46,6 +59,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ? { loggerInstance: deps.loggerInstance }
       : { logger: deps.logger === false ? false : { level: deps.logLevel } }),
     bodyLimit: deps.bodyLimit,
+    // A client that sends its request slowly (a byte a second) is cut off when the whole request
+    // has not arrived in time; Node checks every second instead of its default 30 s.
+    requestTimeout: deps.http.requestTimeoutMs,
+    connectionTimeout: deps.http.requestTimeoutMs,
+    keepAliveTimeout: deps.http.keepAliveTimeoutMs,
+    http: { headersTimeout: deps.http.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -53,8 +72,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     return503OnClosing: true,
   });
+  limitConnectionsPerAddress(app.server, deps.http.maxConnectionsPerAddress);
   installEnvelope(app, deps);
-  const auth = { tokens: deps.tokens, limiter: deps.limiter };
+  const auth = { tokens: deps.tokens, limiter: deps.limiter, addressLimiter: deps.addressLimiter };
   await app.register(tokenRoutes, { ...auth, metrics: deps.metrics });
   await app.register(worksRoutes, { ...auth, works: deps.works, metrics: deps.metrics });
   await app.register(voicesRoutes, { ...auth, voices: deps.voices, metrics: deps.metrics });
@@ -62,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(filesRoutes, { files: deps.files });
   await app.register(operationsRoutes, {
     metrics: deps.metrics,
+    metricsToken: deps.metricsToken,
     collectGauges: deps.collectGauges,
     isReady: deps.isReady,
   });

@@ -30,6 +30,29 @@ function messageOf(err: AppError, req: FastifyRequest): string {
   return langOf(req) === 'en' ? err.detail.en : err.detail.zh;
 }
 
+/** The seed's bodies are flat objects; anything this deep is not a request of ours. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * How deeply arrays and objects nest in a parsed JSON value, counted without recursion (a 200 KB
+ * body of brackets must not overflow the stack here or later), stopping once past `limit`.
+ */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    const d = depth + 1;
+    if (d > deepest) deepest = d;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d]);
+    }
+  }
+  return deepest;
+}
+
 /** What the wire conventions need: the body limit (for its message) and the response counter. */
 export interface EnvelopeDeps {
   bodyLimit: number;
@@ -47,8 +70,9 @@ export function installEnvelope(app: FastifyInstance, deps: EnvelopeDeps): void 
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, {});
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
       done(
         new AppError(ErrorCode.BAD_PARAMETER, {
@@ -57,7 +81,19 @@ export function installEnvelope(app: FastifyInstance, deps: EnvelopeDeps): void 
         }),
         undefined,
       );
+      return;
     }
+    if (nestingDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      done(
+        new AppError(ErrorCode.BAD_PARAMETER, {
+          zh: `请求体嵌套超过 ${MAX_JSON_DEPTH} 层`,
+          en: `request body is nested more than ${MAX_JSON_DEPTH} levels deep`,
+        }),
+        undefined,
+      );
+      return;
+    }
+    done(null, value);
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -113,6 +149,7 @@ export function ok(metrics: Metrics, req: FastifyRequest, data: unknown) {
 export interface AuthDeps {
   tokens: TokenService;
   limiter: RequestLimiter;
+  addressLimiter: RequestLimiter;
 }
 
 /**
@@ -122,7 +159,14 @@ export interface AuthDeps {
 export function authenticate(deps: AuthDeps, o: { submission: boolean }) {
   return async (req: FastifyRequest): Promise<void> => {
     const header = req.headers['authorization-token'];
-    const account = await deps.tokens.authenticate(Array.isArray(header) ? header[0] : header);
+    let account: Account;
+    try {
+      account = await deps.tokens.authenticate(Array.isArray(header) ? header[0] : header);
+    } catch (err) {
+      // guessing tokens costs the guesser's address, before any account's budget
+      if (!deps.addressLimiter.take(req.ip)) throw new AppError(ErrorCode.RATE_LIMITED);
+      throw err;
+    }
     if (!deps.limiter.take(account.id)) throw new AppError(ErrorCode.RATE_LIMITED);
     if (o.submission && !deps.limiter.firstInWindow(account.id, req.routeOptions.url ?? req.url, req.body)) {
       throw new AppError(ErrorCode.TOO_FREQUENT, {

@@ -1,4 +1,5 @@
-import { estimateSpeechSeconds, pointsForSeconds } from '../domain/billing.ts';
+import { admitSpeechLength } from '../domain/admission.ts';
+import { estimateSpeechSeconds, MAX_SPEECH_SECONDS, pointsForSeconds } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind } from '../domain/jobs.ts';
 import type { SynthParams } from '../domain/payloads.ts';
@@ -12,6 +13,7 @@ import {
 import type { VoiceTier } from '../domain/voice.ts';
 import { speechStatusBody, voiceStatusBody } from '../domain/wire.ts';
 import type { Lang } from '../domain/lang.ts';
+import { spokenText } from '../engines/voice/text.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -72,7 +74,9 @@ export class VoicesService {
         t(`${tier} 音色 ${req.speakerId} 不存在或未训练完成`, `no trained ${tier} voice ${req.speakerId}`),
       );
     }
-    const seconds = estimateSpeechSeconds(req.content, req.speedRatio);
+    const seconds = estimateSpeechSeconds(spokenText(req.content), req.speedRatio);
+    const tooLong = admitSpeechLength(seconds, MAX_SPEECH_SECONDS);
+    if (tooLong !== null) throw tooLong;
     if (seconds === 0)
       throw new AppError(
         ErrorCode.BAD_PARAMETER,

@@ -1,11 +1,17 @@
-import type { JobLimits } from '../domain/admission.ts';
-import { estimateSpeechSeconds, MIN_AUDIO_SECONDS, pointsForSeconds } from '../domain/billing.ts';
+import { admitSpeechLength, type JobLimits } from '../domain/admission.ts';
+import {
+  estimateSpeechSeconds,
+  MAX_SPEECH_SECONDS,
+  MIN_AUDIO_SECONDS,
+  pointsForSeconds,
+} from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { QueueKind, type JobMode } from '../domain/jobs.ts';
 import type { Lang } from '../domain/lang.ts';
 import type { WorkParams } from '../domain/payloads.ts';
 import { jobIdSchema, parseRequest, worksCreateSchema } from '../domain/requests.ts';
 import { workStatusBody } from '../domain/wire.ts';
+import { spokenText } from '../engines/voice/text.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -48,7 +54,9 @@ export class WorksService {
       // The audio's real length is known once it is downloaded; the job then reserves the rest.
       reserve = MIN_AUDIO_SECONDS;
     } else {
-      const seconds = estimateSpeechSeconds(req.text);
+      const seconds = estimateSpeechSeconds(spokenText(req.text));
+      const tooLong = admitSpeechLength(seconds, MAX_SPEECH_SECONDS);
+      if (tooLong !== null) throw tooLong;
       if (seconds === 0) {
         throw new AppError(
           ErrorCode.BAD_PARAMETER,

@@ -47,6 +47,9 @@ export async function createHarness(
     DHS_PUBLIC_URL: 'http://127.0.0.1:9',
     // tests poll status endpoints in tight loops; the rate-limit tests set their own limit
     DHS_RATE_LIMIT_PER_MIN: '1000000',
+    DHS_ADDRESS_RATE_LIMIT_PER_MIN: '1000000',
+    // gauges counted at every scrape (tests look right after a change)
+    DHS_METRICS_REFRESH_MS: '0',
     ...(opts.db === 'postgres' ? { DHS_DATABASE_URL: PG_URL } : {}),
     ...opts.env,
   });

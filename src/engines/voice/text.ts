@@ -339,6 +339,16 @@ export function normalizeText(text: string, lang: SpeechLanguage): string {
     .trim();
 }
 
+/**
+ * The words that will be spoken for `text`: every run in its language with numbers and symbols read
+ * out. What a reservation is estimated from (50% is 百分之五十, not two characters).
+ */
+export function spokenText(text: string): string {
+  return splitByScript(text)
+    .map((run) => normalizeText(run.text, run.lang))
+    .join(' ');
+}
+
 /** Sentence ends: Chinese and ASCII terminators, and line breaks. */
 const SENTENCE_END = /[。！？!?；;…\n]+["'”’」』)）]*|\.(?=\s|$)["'”’)]*/g;
 /** Clause breaks, for sentences longer than a piece. */

@@ -11,11 +11,13 @@ import { API_BASE } from './base.ts';
 export const tokenRoutes: FastifyPluginAsync<{
   tokens: TokenService;
   limiter: RequestLimiter;
+  addressLimiter: RequestLimiter;
   metrics: Metrics;
 }> = async (app, deps) => {
   app.get(`${API_BASE}/oauth/token`, async (req) => {
+    // no account is known yet: the client's address pays first, then the access key it names
+    if (!deps.addressLimiter.take(req.ip)) throw new AppError(ErrorCode.RATE_LIMITED);
     const q = parseRequest(tokenQuerySchema, req.query);
-    // before any account is known, the access key is the budget's key (guessing costs the guesser)
     if (!deps.limiter.take(`ak:${q.accessKey}`)) throw new AppError(ErrorCode.RATE_LIMITED);
     return ok(deps.metrics, req, await deps.tokens.issue(q.accessKey, q.timestamp, q.sign));
   });

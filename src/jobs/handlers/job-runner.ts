@@ -1,3 +1,5 @@
+import { admitSpeechLength } from '../../domain/admission.ts';
+import { MAX_SPEECH_SECONDS, pointsForSeconds } from '../../domain/billing.ts';
 import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { JobStatus } from '../../domain/jobs.ts';
 import { jobPayloadSchema, parseStored } from '../../domain/payloads.ts';
@@ -65,6 +67,17 @@ export async function runPublicJob(
     }),
   );
   await deps.jobs.complete(jobId, result, jobCallback(account));
+}
+
+/**
+ * Speech was made: its real length must be within the one-request limit (20004) and paid for before
+ * the result is kept. The reservation grows to the real length, or the job ends with 20005 and every
+ * point comes back: an estimate that fell short (symbols read aloud, a slow voice) never runs free.
+ */
+export async function reserveForSpeech(deps: HandlerDeps, run: JobRun, seconds: number): Promise<void> {
+  const tooLong = admitSpeechLength(seconds, MAX_SPEECH_SECONDS);
+  if (tooLong !== null) throw tooLong;
+  await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(seconds));
 }
 
 /** Worker gave up: the job ends in status 4 with the code's meaning, every reserved point returned. */

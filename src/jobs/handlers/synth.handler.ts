@@ -5,7 +5,7 @@ import { parseStored, synthParamsSchema } from '../../domain/payloads.ts';
 import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
-import { failPublicJob, runPublicJob } from './job-runner.ts';
+import { failPublicJob, reserveForSpeech, runPublicJob } from './job-runner.ts';
 
 /** seed 3.4 / 4.4: speech in a trained voice, mp3 mono. */
 export function synthHandler(deps: HandlerDeps): JobHandler {
@@ -30,6 +30,7 @@ export function synthHandler(deps: HandlerDeps): JobHandler {
             onProgress: (f) => run.progress(5 + 90 * f),
           }),
         );
+        await reserveForSpeech(deps, run, durationSec);
         const key = `results/${p.outputKey}/speech.mp3`;
         await run.stage('store', () => deps.blobs.put(key, out));
         return { resultUrl: deps.blobs.publicUrl(key), resultKey: key, durationSec };

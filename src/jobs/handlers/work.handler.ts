@@ -12,7 +12,7 @@ import { fileSha256 } from '../../services/avatar-cache.ts';
 import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
-import { failPublicJob, runPublicJob, type JobRun } from './job-runner.ts';
+import { failPublicJob, reserveForSpeech, runPublicJob, type JobRun } from './job-runner.ts';
 import { loadVoiceProfile } from './synth.handler.ts';
 
 /**
@@ -37,6 +37,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     const { durationSec } = await run.stage('speech', () =>
       speak(deps, run, params.text, voice, out, (f) => run.progress(10 + 80 * f)),
     );
+    await reserveForSpeech(deps, run, durationSec);
     return store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
   }
 
@@ -66,7 +67,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     const { durationSec } = await run.stage('speech', () =>
       speak(deps, run, params.text, voice, audioFile, (f) => run.progress(20 + 20 * f)),
     );
-    await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(durationSec));
+    await reserveForSpeech(deps, run, durationSec);
     const speechMp3 = join(dir, 'speech.mp3');
     await deps.media.ffmpeg(['-i', audioFile, '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '128k', speechMp3], {
       signal,
