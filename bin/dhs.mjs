@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 const args = process.argv.slice(2);
-if (args[0] === 'serve' || args[0] === 'worker') {
+if ((args[0] === 'serve' || args[0] === 'worker') && process.env.DHS_TOOLS_CHECKED !== '1') {
   const check = fileURLToPath(new URL('../scripts/ensure-system-tools.mjs', import.meta.url));
   const res = spawnSync(process.execPath, [check], { stdio: 'inherit' });
   if (res.status !== 0) process.exit(res.status ?? 1);

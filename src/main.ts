@@ -7,6 +7,7 @@ import { systemClock } from './repositories/clock.ts';
 import { openDatabase } from './repositories/db/connect.ts';
 import { cryptoRandom } from './repositories/random.ts';
 import { LogDestination } from './log-destination.ts';
+import { WorkerProcess } from './worker-process.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 
 /** How long the last log lines may take to leave; and what shutdown may take past the grace period. */
@@ -16,7 +17,7 @@ const SHUTDOWN_SLACK_MS = 5000;
 const USAGE = `dhs — Digital Human Server
 
 Usage:
-  dhs serve                 HTTP API with an in-process worker (DHS_WORKER_CONCURRENCY, default 1)
+  dhs serve                 HTTP API and a worker (a child process; DHS_WORKER_CONCURRENCY, default 1)
   dhs worker                worker only (more workers: run more processes against the same database)
   dhs account create --points N --lite N --pro N [--json]
   dhs account topup ACCESS_KEY --points N
@@ -68,7 +69,10 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
   const runtime = await createRuntime(config, { log, httpLogger: log });
   await sweepWorkspaces(runtime, log);
   const app = withHttp ? await runtime.app() : null;
-  const worker: Worker = runtime.worker(log);
+  // serve: the worker runs as a child process unless told to share the API's thread
+  const ownProcess = withHttp && config.workerConcurrency > 0 && config.workerIsolation === 'process';
+  const worker: Worker | null = ownProcess ? null : runtime.worker(log);
+  const workerProcess = ownProcess ? new WorkerProcess(log) : null;
 
   let stopping = false;
   /** The last lines get a moment to reach the log reader, never more: it may be gone. */
@@ -91,7 +95,10 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
     log.info({ signal }, 'shutting down: no new jobs; finishing running ones');
     try {
       await app?.close();
-      await worker.stop(config.jobs.shutdownGraceMs);
+      await Promise.all([
+        worker?.stop(config.jobs.shutdownGraceMs),
+        workerProcess?.stop(config.jobs.shutdownGraceMs + SHUTDOWN_SLACK_MS / 2),
+      ]);
       await runtime.close();
     } catch (err) {
       log.error({ err }, 'shutdown failed');
@@ -104,7 +111,8 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   if (app !== null) await app.listen({ port: config.port, host: config.host });
-  worker.start();
+  worker?.start();
+  workerProcess?.start();
   if (config.workerConcurrency > 0) await runtime.scheduleRetention(0);
   runtime.ready = true;
   log.info(

@@ -44,8 +44,9 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
   const server = spawn(process.execPath, [dhs, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     // the "dhs ready" log line carries the port (PORT=0 picks a free one)
+    let buf = '';
+    const logs = () => buf;
     const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
       server.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(buf);
@@ -76,6 +77,30 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { code: number }).code, 20004);
     assert.ok(res.headers.get('x-request-id'));
+    // the work is made by the worker process serve started beside the API
+    const created = (await (
+      await fetch(`${base}/api/model/v5/works/create`, {
+        method: 'POST',
+        headers: { 'authorization-token': tok.data.token, 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'Hello there.' }),
+      })
+    ).json()) as { code: number; data: { jobId: string } };
+    assert.equal(created.code, 0);
+    const deadline = Date.now() + 60_000;
+    let status = 0;
+    while (status < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const inspect = (await (
+        await fetch(`${base}/api/model/v5/works/inspect`, {
+          method: 'POST',
+          headers: { 'authorization-token': tok.data.token, 'content-type': 'application/json' },
+          body: JSON.stringify({ jobId: created.data.jobId }),
+        })
+      ).json()) as { data: { status: number } };
+      status = inspect.data.status;
+    }
+    assert.equal(status, 3, 'the work was done');
+    assert.match(logs(), /"role":"worker"[^\n]*"msg":"worker started"/);
   } finally {
     server.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => server.once('exit', (c) => r(c)));
