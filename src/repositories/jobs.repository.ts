@@ -33,6 +33,34 @@ export interface JobResult {
   newAudioUrl?: string;
 }
 
+/** The row a submission starts as: status 1, nothing reserved beyond the submission's points. */
+export function newJobRow(input: SubmitJobInput, now: number): Job {
+  return {
+    id: input.id,
+    account_id: input.accountId,
+    type: input.type,
+    mode: input.mode,
+    status: JobStatus.QUEUED,
+    progress: 0,
+    error_code: 0,
+    error_message: '',
+    error_message_en: '',
+    params: JSON.stringify(input.params),
+    title: input.title,
+    callback_url: input.callbackUrl,
+    result_url: '',
+    result_key: '',
+    new_audio_url: '',
+    duration: 0,
+    reserved_points: input.reservePoints,
+    fee: 0,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
 /**
  * Locks the job's account (the order every money transaction takes locks in), then reads the job as it
  * is under that lock: a concurrent settlement has either committed or not started.
@@ -92,30 +120,7 @@ export class JobsRepository {
       await changeBalance(trx, input.accountId, -input.reservePoints);
       const job = await trx
         .insertInto('jobs')
-        .values({
-          id: input.id,
-          account_id: input.accountId,
-          type: input.type,
-          mode: input.mode,
-          status: JobStatus.QUEUED,
-          progress: 0,
-          error_code: 0,
-          error_message: '',
-          error_message_en: '',
-          params: JSON.stringify(input.params),
-          title: input.title,
-          callback_url: input.callbackUrl,
-          result_url: '',
-          result_key: '',
-          new_audio_url: '',
-          duration: 0,
-          reserved_points: input.reservePoints,
-          fee: 0,
-          created_at: now,
-          updated_at: now,
-          started_at: null,
-          finished_at: null,
-        })
+        .values(newJobRow(input, now))
         .returningAll()
         .executeTakeFirstOrThrow();
       await this.book(trx, {
@@ -131,6 +136,7 @@ export class JobsRepository {
         refId: input.id,
         payload: { jobId: input.id },
         maxAttempts: input.queue.maxAttempts,
+        accountId: input.accountId,
         dedupeKey: `job:${input.id}`,
       });
       return job;
@@ -235,12 +241,17 @@ export class JobsRepository {
     });
   }
 
-  /** Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once. */
+  /**
+   * Ends a job in status 4 with the code's meaning, returns every reserved point: exactly once.
+   * `leftover` names the job's result folder (`results/<outputKey>/`), kept in result_key until the
+   * files the job may have stored there are deleted (failedLeftovers, clearResult).
+   */
   async fail(
     id: string,
     code: ErrorCodeValue,
     message: LocalizedText,
     callback: CallbackBuilder,
+    leftover?: string,
   ): Promise<Job> {
     return this.settle(id, callback, (job, _available, now) => ({
       settlement: { ...settleFailure(job.reserved_points), duration: 0 },
@@ -249,6 +260,7 @@ export class JobsRepository {
         error_code: code,
         error_message: message.zh.slice(0, 1000),
         error_message_en: message.en.slice(0, 1000),
+        ...(leftover === undefined ? {} : { result_key: leftover }),
         updated_at: now,
         finished_at: now,
       },
@@ -304,6 +316,22 @@ export class JobsRepository {
       .where('status', '=', JobStatus.DONE)
       .where('result_key', '!=', '')
       .where('finished_at', '<', cutoff)
+      .orderBy('finished_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /**
+   * Failed jobs whose result folder may still hold files (result_key names it), oldest first. None of
+   * it was ever handed out (a failed job has no videoUrl, and newAudioUrl is set only on success), so
+   * the retention sweep deletes it whatever its age.
+   */
+  async failedLeftovers(limit: number): Promise<Array<{ id: string; result_key: string }>> {
+    return this.database.db
+      .selectFrom('jobs')
+      .select(['id', 'result_key'])
+      .where('status', '=', JobStatus.FAILED)
+      .where('result_key', '!=', '')
       .orderBy('finished_at')
       .limit(limit)
       .execute();

@@ -2,12 +2,29 @@
  * In-memory stand-ins for the repositories the services use, for the services' fast unit tests.
  * They keep what was asked of them so a test can check the effect, not just the answer.
  */
+import { AppError } from '../domain/errors.ts';
 import { JobStatus, type JobType } from '../domain/jobs.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import { FetchError } from '../repositories/fetcher.ts';
-import type { Job, JobsRepository, SubmitJobInput } from '../repositories/jobs.repository.ts';
+import {
+  newJobRow,
+  type Job,
+  type JobsRepository,
+  type SubmitJobInput,
+} from '../repositories/jobs.repository.ts';
 import type { RandomSource } from '../repositories/random.ts';
 import type { TrainInput, Voice, VoicesRepository } from '../repositories/voices.repository.ts';
+
+/** The seed code a call fails with; 0 when it succeeds. */
+export async function codeOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return err.code;
+    throw err;
+  }
+  return 0;
+}
 
 export function fakeAccount(over: Partial<Account> = {}): Account {
   return {
@@ -40,30 +57,7 @@ export class FakeJobs implements Pick<JobsRepository, 'submit' | 'getOwned'> {
 
   async submit(input: SubmitJobInput): Promise<Job> {
     this.submitted.push(input);
-    const job: Job = {
-      id: input.id,
-      account_id: input.accountId,
-      type: input.type,
-      mode: input.mode,
-      status: JobStatus.QUEUED,
-      progress: 0,
-      error_code: 0,
-      error_message: '',
-      error_message_en: '',
-      params: JSON.stringify(input.params),
-      title: input.title,
-      callback_url: input.callbackUrl,
-      result_url: '',
-      result_key: '',
-      new_audio_url: '',
-      duration: 0,
-      reserved_points: input.reservePoints,
-      fee: 0,
-      created_at: 0,
-      updated_at: 0,
-      started_at: null,
-      finished_at: null,
-    };
+    const job = newJobRow(input, 0);
     this.rows.set(job.id, job);
     return job;
   }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { AppError, ErrorCode } from '../domain/errors.ts';
+import { ErrorCode } from '../domain/errors.ts';
 import { ManualClock } from '../repositories/clock.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
-import { countingRandom, fakeAccount } from './service-fakes.ts';
+import { codeOf, countingRandom, fakeAccount } from './service-fakes.ts';
 import { md5, sha256, SIGN_WINDOW_MS, TokenService } from './tokens.service.ts';
 
 const TTL = 2 * 3_600_000;
@@ -31,15 +31,7 @@ class FakeTokenStore {
   }
 }
 
-async function code(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-  return 0;
-}
+const code = codeOf;
 
 describe('TokenService (fakes, no database)', () => {
   const account = fakeAccount();

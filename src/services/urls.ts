@@ -37,12 +37,20 @@ export function checkUrl(fetcher: Pick<Fetcher, 'checkUrl'>, role: UrlRole, url:
   }
 }
 
-/** A failed download as the AppError the job ends with; network trouble and 5xx are worth a retry. */
+/**
+ * A failed download as the AppError the job ends with; network trouble and 5xx are worth a retry. A
+ * download cut at its size deadline ('too_slow': the server trickles) is not: it would hold a worker
+ * as long again.
+ */
 export function downloadError(role: UrlRole, err: unknown): AppError {
   if (!(err instanceof FetchError)) {
-    return new AppError(ErrorCode.DOWNLOAD_FAILED, String(err instanceof Error ? err.message : err), {
-      retryable: true,
-    });
+    // not the fetcher's (the local disk, say): its message names paths, so it stays in the cause (logged)
+    const [zh, en] = roleName[role];
+    return new AppError(
+      ErrorCode.DOWNLOAD_FAILED,
+      t(`${zh}的文件下载后无法保存`, `${en}: the downloaded file could not be stored`),
+      { retryable: true, cause: err },
+    );
   }
   const retryable =
     err.kind === 'network' ||

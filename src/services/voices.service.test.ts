@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { AppError, ErrorCode } from '../domain/errors.ts';
+import { ErrorCode } from '../domain/errors.ts';
 import { QueueKind } from '../domain/jobs.ts';
 import { parseStored, synthParamsSchema } from '../domain/payloads.ts';
-import { countingRandom, fakeAccount, FakeJobs, fakeUrls, FakeVoices } from './service-fakes.ts';
+import { codeOf, countingRandom, fakeAccount, FakeJobs, fakeUrls, FakeVoices } from './service-fakes.ts';
 import { VoicesService } from './voices.service.ts';
 
 const limits = { maxRunning: 2, maxPending: 10, maxAttempts: 4 };
 const account = fakeAccount();
 
-async function code(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err.code;
-    throw err;
-  }
-  return 0;
-}
+const code = codeOf;
 
 describe('VoicesService (fakes, no database)', () => {
   let jobs: FakeJobs;
