@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { AppError, ErrorCode } from '../src/domain/errors.ts';
+import { JobStatus } from '../src/domain/jobs.ts';
+import { trainHandler } from '../src/jobs/handlers/train.handler.ts';
+import { workHandler } from '../src/jobs/handlers/work.handler.ts';
 import { createHarness } from './helpers/harness.ts';
 
 test('results older than DHS_RESULT_TTL_DAYS are deleted by the hourly sweep; newer ones stay', async () => {
@@ -131,6 +135,157 @@ test('DHS_QUEUE_RETENTION_DAYS=0 keeps finished queue items', async () => {
       'sweep',
     );
     assert.equal((await queue.get(id))?.state, 'done');
+  } finally {
+    await h.close();
+  }
+});
+
+const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
+
+test('a failed job leaves no files: its folder goes when it fails, the sweep takes what that missed', async () => {
+  const h = await createHarness({ env: { DHS_RESULT_TTL_DAYS: '30', DHS_REPEAT_WINDOW_MS: '0' } });
+  try {
+    const { jobs, blobs, queue } = h.runtime;
+    const c = await h.account({ points: 100 });
+    // a text work that got as far as its speech (stored before lip-sync), queued under a kind no
+    // handler takes, so only the test moves it
+    const work = async (outputKey: string) => {
+      const job = await jobs.submit({
+        id: `w_${outputKey.slice(0, 16)}`,
+        accountId: c.userId,
+        type: 'WORK',
+        mode: 'text',
+        params: {
+          audioUrl: '',
+          videoUrl: 'http://127.0.0.1:9/v.mp4',
+          text: 'Hello.',
+          speakerId: '',
+          outputKey,
+        },
+        title: 't',
+        callbackUrl: '',
+        reservePoints: 5,
+        limits: { maxRunning: 100, maxPending: 100 },
+        queue: { kind: 't-parked', maxAttempts: 1 },
+      });
+      const key = `results/${outputKey}/speech.mp3`;
+      const tmp = join(h.dataDir, `${outputKey}.mp3`);
+      writeFileSync(tmp, 'x'.repeat(100));
+      await blobs.put(key, tmp);
+      return { job, key };
+    };
+    const failure = new AppError(ErrorCode.INTERNAL_STAGE, 'lip-sync failed');
+
+    // 1. the worker gives up: the job ends in status 4 and its folder goes at once
+    const gaveUp = await work('a'.repeat(32));
+    const [item] = await queue.listByRef(gaveUp.job.id);
+    assert.ok(item);
+    await workHandler(h.runtime.handlerDeps).giveUp(item, failure, silentLog);
+    const failed = await jobs.get(gaveUp.job.id);
+    assert.equal(failed?.status, JobStatus.FAILED);
+    assert.equal(failed?.new_audio_url, '', 'a failed work never shows newAudioUrl');
+    assert.equal(failed?.result_key, '');
+    assert.equal(await blobs.stat(gaveUp.key), null, 'the speech is deleted when the job fails');
+
+    // 2. the job failed but its files were not deleted (a crash in between): the sweep deletes them,
+    // however recent, whatever DHS_RESULT_TTL_DAYS says
+    const missed = await work('b'.repeat(32));
+    await jobs.fail(missed.job.id, failure.code, failure.detail, () => null, `results/${'b'.repeat(32)}/`);
+    assert.ok(await blobs.stat(missed.key));
+    // 3. a successful job's result stays until its TTL
+    const done = await work('c'.repeat(32));
+    await jobs.complete(
+      done.job.id,
+      { resultUrl: blobs.publicUrl(done.key), resultKey: done.key, durationSec: 1 },
+      () => null,
+    );
+    // 4. a giveUp that comes after the job succeeded (a lost race) deletes nothing
+    const [doneItem] = await queue.listByRef(done.job.id);
+    assert.ok(doneItem);
+    await workHandler(h.runtime.handlerDeps).giveUp(doneItem, failure, silentLog);
+    assert.equal((await jobs.get(done.job.id))?.status, JobStatus.DONE);
+    assert.ok(await blobs.stat(done.key));
+
+    h.worker.start();
+    await h.runtime.scheduleRetention(0);
+    h.worker.wake();
+    await h.waitFor(
+      async () => ((await jobs.get(missed.job.id))?.result_key === '' ? true : undefined),
+      10_000,
+      'sweep',
+    );
+    assert.equal(await blobs.stat(missed.key), null);
+    assert.ok(await blobs.stat(done.key), 'a successful result within its TTL stays');
+    assert.equal((await jobs.get(done.job.id))?.result_key, done.key);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a failed training's recording is deleted and never learnt from; successful ones' stay", async () => {
+  const h = await createHarness({});
+  try {
+    const { voices, blobs, queue } = h.runtime;
+    const c = await h.account({ lite: 1 });
+    const recording = async (voiceId: string, trainingId: string) => {
+      const key = `voices/${voiceId}/${trainingId}.wav`;
+      const tmp = join(h.dataDir, `${trainingId}.wav`);
+      writeFileSync(tmp, 'RIFF');
+      await blobs.put(key, tmp);
+      await voices.setTrainingAudio(trainingId, key);
+      return key;
+    };
+    const train = (speakerId: string) =>
+      voices.submitTraining({
+        accountId: c.userId,
+        type: 'LITE',
+        speakerId,
+        audioUrl: 'http://127.0.0.1:9/a.wav',
+        callbackUrl: '',
+        maxAttempts: 1,
+      });
+    const failure = new AppError(ErrorCode.INTERNAL_STAGE, 'training failed');
+
+    const { voice, training: t1 } = await train('');
+    const key1 = await recording(voice.id, t1.id);
+    await voices.completeTraining(voice.id, t1.id, { f0: 1 }, () => null);
+
+    // the worker gives up on a retraining after its audio was kept: the recording goes at once
+    const { training: t2 } = await train(voice.id);
+    const key2 = await recording(voice.id, t2.id);
+    const item2 = (await queue.listByRef(voice.id)).find((q) => q.payload.includes(t2.id));
+    assert.ok(item2);
+    await trainHandler(h.runtime.handlerDeps).giveUp(item2, failure, silentLog);
+    assert.equal((await voices.getTraining(t2.id))?.status, JobStatus.FAILED);
+    assert.equal((await voices.getTraining(t2.id))?.audio_key, '');
+    assert.equal(await blobs.stat(key2), null);
+
+    // a failure whose deletion was missed: later trainings do not learn from it, the sweep deletes it
+    const { training: t3 } = await train(voice.id);
+    const key3 = await recording(voice.id, t3.id);
+    await voices.failTraining(voice.id, t3.id, failure.code, failure.detail, () => null);
+    const { training: t4 } = await train(voice.id);
+    const key4 = await recording(voice.id, t4.id);
+    const learnt = await voices.trainingsWithAudio(voice.id, t4.seq);
+    assert.deepEqual(
+      learnt.map((t) => t.id),
+      [t1.id, t4.id],
+      'the successful training and the current one',
+    );
+    await voices.completeTraining(voice.id, t4.id, { f0: 2 }, () => null);
+
+    h.worker.start();
+    await h.runtime.scheduleRetention(0);
+    h.worker.wake();
+    await h.waitFor(
+      async () => ((await voices.getTraining(t3.id))?.audio_key === '' ? true : undefined),
+      10_000,
+      'sweep',
+    );
+    assert.equal(await blobs.stat(key3), null);
+    assert.ok(await blobs.stat(key1), "a successful training's recording stays");
+    assert.ok(await blobs.stat(key4));
+    assert.equal((await voices.get(voice.id))?.profile, JSON.stringify({ f0: 2 }));
   } finally {
     await h.close();
   }

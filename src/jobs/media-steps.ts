@@ -2,11 +2,22 @@ import { join } from 'node:path';
 import { MAX_AUDIO_BYTES, MAX_VIDEO_BYTES } from '../domain/billing.ts';
 import { AppError, ErrorCode, t } from '../domain/errors.ts';
 import { requireFace, type FacePresence } from '../engines/face/face-check.ts';
-import { checkVideoComplete, checkWorkAudio, checkWorkVideo } from '../domain/media-rules.ts';
+import {
+  checkVideoComplete,
+  checkVideoNotOverlong,
+  checkWorkAudio,
+  checkWorkVideo,
+} from '../domain/media-rules.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import { MediaError, type MediaInfo, type MediaTool } from '../repositories/media.ts';
 import { downloadError, type UrlRole } from '../services/urls.ts';
 
+/**
+ * The outer cap of one download. Within it the safe fetcher cuts a download at its size deadline
+ * (60 s + its size at 256 KB/s, safe-fetcher.ts): a body that trickles ends the job at once with the
+ * role's fetch code (20011 audio, 20012 video; 'too_slow' is not retried), instead of holding a worker
+ * for this quarter hour three times over.
+ */
 export const DOWNLOAD_TIMEOUT_MS = 15 * 60 * 1000;
 
 /** Downloads a job's input through the safe fetcher and probes it; failures carry the role's code. */
@@ -40,7 +51,8 @@ export async function fetchAndProbe(
 
 /**
  * seed 1.1 videoUrl intake: download, probe, the rules of DECISIONS (container, codec, duration,
- * resolution, frame rate), a demux pass that catches files cut short, and a face.
+ * resolution, frame rate), a demux pass that catches files cut short (or far longer than their header
+ * says), and a face. The file is read only as mp4/mov (VIDEO_DEMUXERS).
  */
 export async function intakeVideo(
   deps: { fetcher: Fetcher; media: MediaTool; face: FacePresence },
@@ -50,10 +62,25 @@ export async function intakeVideo(
 ): Promise<{ file: string; info: MediaInfo }> {
   const video = await fetchAndProbe(deps, 'video', url, dir, signal);
   checkWorkVideo(video.info);
-  checkVideoComplete(
-    video.info,
-    await deps.media.countPackets(video.file, 'video', { signal, timeoutMs: 120_000 }),
-  );
+  let packets: number;
+  try {
+    packets = await deps.media.countPackets(video.file, 'video', {
+      signal,
+      timeoutMs: 120_000,
+      accept: 'video',
+    });
+  } catch (err) {
+    // probed, but its packets cannot be read through: a broken file, not a fault of ours
+    if (err instanceof MediaError && err.kind === 'unreadable') {
+      throw new AppError(
+        ErrorCode.INVALID_VIDEO_FORMAT,
+        t('视频文件无法完整读取', 'the video file cannot be read through'),
+      );
+    }
+    throw err;
+  }
+  checkVideoComplete(video.info, packets);
+  checkVideoNotOverlong(video.info, packets);
   const v = video.info.video;
   if (v !== null) {
     // seed 20024: a digital human needs a face (five frames sampled across the video)
@@ -82,7 +109,8 @@ export async function probeInput(
   signal: AbortSignal,
 ): Promise<MediaInfo> {
   try {
-    return await media.probe(file, { signal, timeoutMs: 60_000 });
+    // only the demuxers of the role: a playlist (concat, HLS, ...) or an image sequence never opens
+    return await media.probe(file, { signal, timeoutMs: 60_000, accept: role });
   } catch (err) {
     if (err instanceof MediaError && err.kind === 'unreadable') {
       throw new AppError(

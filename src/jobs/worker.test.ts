@@ -163,3 +163,43 @@ test('an item whose lease was taken over is left to its new owner', async () => 
   assert.equal(item?.worker_id, 'other');
   assert.equal(r.gaveUp.length, 0);
 });
+
+test('callbacks have their own lane: one is delivered while a render holds the only slot', async () => {
+  let renderStarted = false;
+  let releaseRender: () => void = () => {};
+  const render = recorder('lane-render', (_ctx, n) => {
+    if (n > 1) return Promise.resolve();
+    renderStarted = true;
+    return new Promise<void>((res) => (releaseRender = res));
+  });
+  let delivered = 0;
+  const callback = recorder('callback', async () => {
+    delivered++;
+  });
+  const db = tdb.database.db;
+  await queue.enqueue(db, { kind: 'lane-render', refId: 'r1', payload: {}, maxAttempts: 1 });
+  await queue.enqueue(db, { kind: 'lane-render', refId: 'r2', payload: {}, maxAttempts: 1 });
+  const w = new Worker({
+    queue,
+    handlers: [render.handler, callback.handler],
+    clock,
+    metrics: new Metrics(),
+    log: silent,
+    workerId: 'w-lane',
+    concurrency: 1,
+    leaseMs: 60_000,
+    pollIntervalMs: 5,
+    jobTimeoutMs: 60_000,
+  });
+  w.start();
+  try {
+    await until(() => renderStarted, 'render started');
+    const cb = await queue.enqueue(db, { kind: 'callback', refId: 'c1', payload: {}, maxAttempts: 1 });
+    await until(async () => (await queue.get(cb!))?.state === 'done', 'callback delivered');
+    assert.equal(delivered, 1);
+    assert.equal(render.runs(), 1, 'the second render still waits for the one slot');
+  } finally {
+    releaseRender();
+    await w.stop(1000);
+  }
+});

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError, ErrorCode, isAppError } from '../domain/errors.ts';
-import { jobRetryDelayMs } from '../domain/jobs.ts';
+import { AppError, ErrorCode, internalDetail, isAppError, processingFailed } from '../domain/errors.ts';
+import { jobRetryDelayMs, QueueKind } from '../domain/jobs.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../repositories/clock.ts';
 import type { QueueItem, QueueRepository } from '../repositories/queue.repository.ts';
@@ -62,7 +62,12 @@ export class Worker {
   start(): void {
     if (this.running || this.o.concurrency === 0) return;
     this.running = true;
-    for (let i = 0; i < this.o.concurrency; i++) this.slots.push(this.loop());
+    const kinds = [...this.handlers.keys()];
+    for (let i = 0; i < this.o.concurrency; i++) this.slots.push(this.loop(kinds));
+    // The callbacks' own lane: one more slot that takes callbacks only, so a notification never waits
+    // for running renders to end (every other slot may be busy for minutes). A callback is one POST
+    // with a 10 s timeout, so the extra slot costs little. (The claim order puts them first too.)
+    if (this.handlers.has(QueueKind.CALLBACK)) this.slots.push(this.loop([QueueKind.CALLBACK]));
     this.o.log.info({ workerId: this.o.workerId, concurrency: this.o.concurrency }, 'worker started');
   }
 
@@ -101,8 +106,7 @@ export class Worker {
     this.o.log.info({ workerId: this.o.workerId }, 'worker stopped');
   }
 
-  private async loop(): Promise<void> {
-    const kinds = [...this.handlers.keys()];
+  private async loop(kinds: readonly string[]): Promise<void> {
     while (!this.stopping) {
       let item: QueueItem | null = null;
       try {
@@ -183,15 +187,20 @@ export class Worker {
       const err =
         reason === 'timeout'
           ? new AppError(ErrorCode.INTERNAL_STAGE, `timed out after ${this.o.jobTimeoutMs} ms`)
-          : toAppError(caught);
-      if (!isAppError(caught) && reason === null) log.error({ err: caught }, 'handler failed unexpectedly');
+          : toAppError(caught, item.ref_id);
+      // The detail of an unplanned failure (an error of no seed code, or one an AppError carries as its
+      // cause) is told here, with the item's ref, and in the queue's record; never to the customer.
+      if (reason === null && (!isAppError(caught) || internalDetail(caught) !== '')) {
+        const inner = isAppError(caught) ? caught.cause : caught;
+        log.error({ err: inner, code: err.code, msg: err.detail.en }, 'handler failed unexpectedly');
+      }
       if (err.retryable && item.attempts < item.max_attempts) {
         const delay = handler.retryDelayMs?.(item.attempts) ?? jobRetryDelayMs(item.attempts);
         log.warn(
           { code: err.code, msg: err.detail.en, attempt: item.attempts, retryInMs: delay },
           'retrying later',
         );
-        await queue.retry(item.id, workerId, delay, err.detail.en);
+        await queue.retry(item.id, workerId, delay, operatorRecord(err));
         this.o.metrics.handlerOutcomes.inc({ kind: item.kind, outcome: 'retry' });
       } else {
         await this.giveUp(handler, item, err, log);
@@ -205,7 +214,7 @@ export class Worker {
   private async giveUp(handler: JobHandler, item: QueueItem, err: AppError, log: Logger): Promise<void> {
     try {
       await handler.giveUp(item, err, log);
-      await this.o.queue.fail(item.id, this.o.workerId, `${err.code}: ${err.detail.en}`);
+      await this.o.queue.fail(item.id, this.o.workerId, `${err.code}: ${operatorRecord(err)}`);
       this.o.metrics.handlerOutcomes.inc({ kind: item.kind, outcome: 'failed' });
     } catch (e) {
       // Leave the lease to expire: the item is taken again and giveUp retried.
@@ -214,9 +223,18 @@ export class Worker {
   }
 }
 
-/** Unexpected errors are internal-stage failures and worth a retry. */
-export function toAppError(err: unknown): AppError {
+/**
+ * Unexpected errors are internal-stage failures and worth a retry. Their own message (ffmpeg's stderr,
+ * file paths) is not the customer's to read: the AppError says in words that processing failed, with
+ * `ref` (the job's or voice's id) to quote; the message stays in the cause, for the log.
+ */
+export function toAppError(err: unknown, ref = ''): AppError {
   if (isAppError(err)) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AppError(ErrorCode.INTERNAL_STAGE, message, { retryable: true, cause: err });
+  return new AppError(ErrorCode.INTERNAL_STAGE, processingFailed(ref), { retryable: true, cause: err });
+}
+
+/** The queue's record of a failure (operators only): the customer's wording plus the internal detail. */
+function operatorRecord(err: AppError): string {
+  const detail = internalDetail(err);
+  return detail === '' ? err.detail.en : `${err.detail.en} [${detail}]`;
 }

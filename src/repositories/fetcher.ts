@@ -9,6 +9,7 @@ export type FetchFailure =
   | 'http_status' // non-2xx answer
   | 'too_many_redirects'
   | 'timeout'
+  | 'too_slow' // a download past its size deadline (a body that trickles); not worth a retry
   | 'protocol' // the server broke HTTP (body longer than its Content-Length, garbage status line)
   | 'network'; // DNS failure, refused, reset
 

@@ -15,6 +15,14 @@ export type QueueItem = Selectable<QueueTable>;
 export type QueueState = 'queued' | 'active' | 'done' | 'failed';
 /** States an item never leaves (only the retention sweep deletes it). */
 const FINISHED_STATES: readonly QueueState[] = ['done', 'failed'];
+/**
+ * Callbacks' lane: they are claimed before every other due item. A callback is one short POST (10 s
+ * timeout) that a customer is waiting on; a render can take minutes. Putting them first costs a render
+ * at most that one POST, while the other way round one account's renders would hold every account's
+ * notifications. The worker also keeps one slot for callbacks alone (Worker), so they never wait for
+ * a running render to end either.
+ */
+export const CALLBACK_PRIORITY = 10;
 
 export interface EnqueueInput {
   kind: string;
@@ -23,6 +31,8 @@ export interface EnqueueInput {
   maxAttempts: number;
   runAt?: number;
   priority?: number;
+  /** The account the item works for; claims are fair between accounts. Absent: the server's own. */
+  accountId?: string;
   /** A second enqueue with the same key is a no-op: effects keyed by job id are never doubled. */
   dedupeKey?: string;
 }
@@ -59,6 +69,8 @@ export class QueueRepository {
         worker_id: null,
         last_error: '',
         dedupe_key: input.dedupeKey ?? null,
+        account_id: input.accountId ?? '',
+        claimed_at: null,
         created_at: now,
         updated_at: now,
         started_at: null,
@@ -87,6 +99,8 @@ export class QueueRepository {
         messageId: callbackMessageId(e.eventKey),
       } satisfies CallbackPayload,
       maxAttempts: CALLBACK_MAX_ATTEMPTS,
+      priority: CALLBACK_PRIORITY,
+      accountId: e.accountId,
       dedupeKey: `callback:${e.eventKey}`,
     });
   }
@@ -94,23 +108,42 @@ export class QueueRepository {
   /**
    * Takes the next due item (queued and due, or active with an expired lease), marks it active with a
    * lease, and counts the attempt. One statement, so two workers never take the same item.
+   *
+   * Which item is fair between accounts: by priority (callbacks first, CALLBACK_PRIORITY), then
+   * round-robin by account: the account whose items a worker took least recently (never: first) goes
+   * first, then the oldest due item. So one account with 20 queued jobs gets every other turn, not the
+   * next 20. The "least recently" is read from claimed_at (index account_id, claimed_at), which every
+   * claim sets. On PostgreSQL two claims at the same instant read the same snapshot, so both may serve
+   * the same account once (the second skips the first's locked item and takes that account's next);
+   * the turn evens out at the next claim. Exactness is not promised, never taking an item twice is.
    */
   async claim(workerId: string, leaseMs: number, kinds?: readonly string[]): Promise<QueueItem | null> {
     const now = this.clock.now();
     const db = this.database.db;
     let pick = db
       .selectFrom('queue')
-      .select('id')
+      .select('queue.id')
       .where((eb) =>
         eb.or([
-          eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
-          eb.and([eb('state', '=', 'active'), eb('lease_until', '<', now)]),
+          eb.and([eb('queue.state', '=', 'queued'), eb('queue.run_at', '<=', now)]),
+          eb.and([eb('queue.state', '=', 'active'), eb('queue.lease_until', '<', now)]),
         ]),
       )
-      .orderBy('priority', 'desc')
-      .orderBy('run_at', 'asc')
+      .orderBy('queue.priority', 'desc')
+      .orderBy(
+        (eb) =>
+          eb.fn.coalesce(
+            eb
+              .selectFrom('queue as served')
+              .select((s) => s.fn.max('served.claimed_at').as('last'))
+              .whereRef('served.account_id', '=', 'queue.account_id'),
+            eb.lit(0),
+          ),
+        'asc',
+      )
+      .orderBy('queue.run_at', 'asc')
       .limit(1);
-    if (kinds !== undefined) pick = pick.where('kind', 'in', kinds);
+    if (kinds !== undefined) pick = pick.where('queue.kind', 'in', kinds);
     if (this.database.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
     const row = await db
       .updateTable('queue')
@@ -120,6 +153,7 @@ export class QueueRepository {
         lease_until: now + leaseMs,
         attempts: eb('attempts', '+', 1),
         started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        claimed_at: now,
         updated_at: now,
       }))
       .where('id', '=', pick)

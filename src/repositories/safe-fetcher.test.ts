@@ -566,6 +566,83 @@ test('a body that stalls half way hits the total timeout and the partial file is
   assert.deepEqual(await tmp.left(), []);
 });
 
+/** Sends `body` one byte every `everyMs` (after the head), for as long as the client stays. */
+function trickle(res: ServerResponse, body: Buffer, everyMs: number): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed || i >= body.length) {
+      clearInterval(timer);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    res.write(body.subarray(i, ++i));
+  }, everyMs);
+  res.once('close', () => clearInterval(timer));
+}
+
+// The size deadline, scaled down: 300 ms of grace and 1000 bytes a second.
+const paced = () => loopbackAllowed({ downloadGraceMs: 300, minBytesPerSec: 1000 });
+
+test('a trickling body is cut at its size deadline (grace + declared size / minimum rate)', async () => {
+  const tmp = await scratch();
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '700' });
+    trickle(res, Buffer.alloc(700, 1), 50); // 20 bytes a second: 35 s to finish
+  });
+  const started = performance.now();
+  // deadline 0.3 s + 700 B / (1000 B/s) = 1 s; the caller's own timeout is far later
+  const err = await rejectsWith(
+    paced().download(srv.base, tmp.file(), { maxBytes: 10_000, timeoutMs: 30_000 }),
+    'too_slow',
+    /download too slow: \d+ of 700 bytes in 1\.\d s; a download must average 1 KB\/s after its first 0\.3 s/,
+  );
+  const took = performance.now() - started;
+  assert.ok(
+    took >= 950 && took < 2500,
+    `cut after ${Math.round(took)} ms (deadline 1000 ms): ${err.message}`,
+  );
+  assert.deepEqual(await tmp.left(), [], 'the partial file is removed');
+});
+
+test('without Content-Length the deadline follows the bytes received: a trickle is cut near the grace', async () => {
+  const tmp = await scratch();
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200); // chunked
+    trickle(res, Buffer.alloc(10_000, 1), 50);
+  });
+  const started = performance.now();
+  await rejectsWith(
+    paced().download(srv.base, tmp.file(), { maxBytes: 10_000, timeoutMs: 30_000 }),
+    'too_slow',
+  );
+  const took = performance.now() - started;
+  // about 0.3 s + a few bytes' worth; maxBytes (10 s at 1000 B/s) is not what it waits for
+  assert.ok(took >= 280 && took < 1500, `cut after ${Math.round(took)} ms`);
+  assert.deepEqual(await tmp.left(), []);
+});
+
+test('a download that keeps the minimum rate is not cut, however long it takes past the grace', async () => {
+  const tmp = await scratch();
+  const srv = await httpServer((_req, res) => {
+    res.writeHead(200); // chunked: 200 bytes every 100 ms = 2000 B/s, twice the minimum, for 0.6 s
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (sent >= 1200) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(Buffer.alloc(200, 2));
+      sent += 200;
+    }, 100);
+    res.once('close', () => clearInterval(timer));
+  });
+  const started = performance.now();
+  const got = await paced().download(srv.base, tmp.file(), { maxBytes: 10_000, timeoutMs: 30_000 });
+  assert.equal(got.bytes, 1200);
+  assert.ok(performance.now() - started > 500, 'it ran past the 300 ms grace');
+});
+
 test('a lookup that never answers hits the connect timeout', async () => {
   const tmp = await scratch();
   const hanging: LookupFn = () => {

@@ -25,7 +25,23 @@ export interface SafeFetcherOptions {
   maxRedirects?: number;
   /** Time allowed for DNS plus the TCP connect of each request; default 10000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * The slowest average a download may keep, bytes a second; default MIN_DOWNLOAD_BYTES_PER_SEC. With
+   * `downloadGraceMs` it gives each download a deadline by its size (see `download`).
+   */
+  minBytesPerSec?: number;
+  /** Time a download gets on top of its size over `minBytesPerSec`; default DOWNLOAD_GRACE_MS. */
+  downloadGraceMs?: number;
 }
+
+/**
+ * A download's wall time is capped by its size: DOWNLOAD_GRACE_MS (connect, headers, a slow start)
+ * plus its bytes at MIN_DOWNLOAD_BYTES_PER_SEC, so the largest video (500 MB) gets 60 s + 2000 s and a
+ * 1 MB file 64 s. A server that trickles (one byte a second) ties up a worker for a minute, not for the
+ * caller's whole timeout. 256 KB/s is 2 Mbit/s, which any media host or CDN exceeds.
+ */
+export const MIN_DOWNLOAD_BYTES_PER_SEC = 256 * 1024;
+export const DOWNLOAD_GRACE_MS = 60_000;
 
 type SocketLookup = NonNullable<RequestOptions['lookup']>;
 
@@ -146,6 +162,8 @@ export class SafeFetcher implements Fetcher {
   private readonly lookup: LookupFn;
   private readonly maxRedirects: number;
   private readonly connectTimeoutMs: number;
+  private readonly minBytesPerSec: number;
+  private readonly downloadGraceMs: number;
 
   constructor(opts: SafeFetcherOptions) {
     this.allowHosts = new Set(opts.allowHosts.map(hostKey).filter((h) => h !== ''));
@@ -153,12 +171,20 @@ export class SafeFetcher implements Fetcher {
     this.lookup = opts.lookup ?? ((hostname, options, callback) => dnsLookup(hostname, options, callback));
     this.maxRedirects = opts.maxRedirects ?? 5;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.minBytesPerSec = opts.minBytesPerSec ?? MIN_DOWNLOAD_BYTES_PER_SEC;
+    this.downloadGraceMs = opts.downloadGraceMs ?? DOWNLOAD_GRACE_MS;
   }
 
   checkUrl(url: string): URL {
     return this.target(url).url;
   }
 
+  /**
+   * Besides `timeoutMs` (the caller's cap), a download must end by its size deadline: `downloadGraceMs`
+   * plus its size over `minBytesPerSec`, counted from the start (redirects included). The size is the
+   * declared Content-Length, or without one the bytes received so far (the deadline moves on as they
+   * come), and never more than maxBytes. Missing it is FetchError('too_slow'): a server that trickles.
+   */
   async download(
     url: string,
     destFile: string,
@@ -168,6 +194,9 @@ export class SafeFetcher implements Fetcher {
     let target: Target | undefined;
     let file: WriteStream | undefined;
     let fileError: Error | undefined; // local disk trouble is no fetch failure: it is thrown as it is
+    let bytes = 0;
+    let declared: number | undefined;
+    const pace = this.sizeDeadline(op, () => ({ bytes, declared }));
     try {
       target = this.target(url);
       for (let redirects = 0; ; redirects++) {
@@ -198,16 +227,13 @@ export class SafeFetcher implements Fetcher {
           res.destroy();
           throw new FetchError('http_status', `${target.url.host} answered HTTP ${status}`, status);
         }
-        const declared = Number(res.headers['content-length'] ?? NaN);
-        if (Number.isFinite(declared) && declared > opts.maxBytes) {
+        const length = Number(res.headers['content-length'] ?? NaN);
+        if (Number.isFinite(length) && length > opts.maxBytes) {
           res.destroy();
-          throw new FetchError(
-            'too_large',
-            `file is over ${opts.maxBytes} bytes (Content-Length ${declared})`,
-          );
+          throw new FetchError('too_large', `file is over ${opts.maxBytes} bytes (Content-Length ${length})`);
         }
+        if (Number.isFinite(length) && length >= 0) declared = length;
 
-        let bytes = 0;
         const cap = new Transform({
           transform(chunk: Buffer, _enc, callback) {
             bytes += chunk.length;
@@ -235,8 +261,46 @@ export class SafeFetcher implements Fetcher {
       }
       throw error;
     } finally {
+      clearTimeout(pace.timer);
       op.dispose();
     }
+  }
+
+  /**
+   * Aborts `op` with 'too_slow' once it runs past its size deadline (see `download`). One timer, set
+   * for the deadline as it stands; when it fires the deadline is worked out again from what has arrived
+   * since, and the timer set again if it moved on.
+   */
+  private sizeDeadline(
+    op: Operation,
+    progress: () => { bytes: number; declared: number | undefined },
+  ): { timer: NodeJS.Timeout | undefined } {
+    const started = performance.now();
+    const allowedMs = (): number => {
+      const p = progress();
+      return this.downloadGraceMs + ((p.declared ?? p.bytes) / this.minBytesPerSec) * 1000;
+    };
+    const pace: { timer: NodeJS.Timeout | undefined } = { timer: undefined };
+    const check = (): void => {
+      const elapsed = performance.now() - started;
+      const allowed = allowedMs();
+      if (elapsed < allowed) {
+        pace.timer = setTimeout(check, Math.ceil(allowed - elapsed));
+        return;
+      }
+      const p = progress();
+      const of = p.declared === undefined ? '' : ` of ${p.declared}`;
+      op.abort(
+        new FetchError(
+          'too_slow',
+          `download too slow: ${p.bytes}${of} bytes in ${(elapsed / 1000).toFixed(1)} s; a download ` +
+            `must average ${Math.round(this.minBytesPerSec / 1024)} KB/s after its first ` +
+            `${this.downloadGraceMs / 1000} s`,
+        ),
+      );
+    };
+    pace.timer = setTimeout(check, Math.ceil(allowedMs()));
+    return pace;
   }
 
   async post(

@@ -125,6 +125,7 @@ export class VoicesRepository {
         refId: voice.id,
         payload: { voiceId: voice.id, trainingId: training.id },
         maxAttempts: input.maxAttempts,
+        accountId: voice.account_id,
         dedupeKey: `train:${training.id}`,
       });
       return { voice, training };
@@ -173,7 +174,11 @@ export class VoicesRepository {
     );
   }
 
-  /** Trainings whose audio was fetched and kept, oldest first (the audio a retraining learns from). */
+  /**
+   * The audio a training learns from, oldest first: the recordings of the voice's successful trainings
+   * and the training `upToSeq` itself. A failed training's recording is not among them (it never
+   * became part of the profile, and the retention sweep deletes it: failedTrainingAudio).
+   */
   async trainingsWithAudio(voiceId: string, upToSeq: number): Promise<VoiceTraining[]> {
     return this.database.db
       .selectFrom('voice_trainings')
@@ -181,7 +186,30 @@ export class VoicesRepository {
       .where('voice_id', '=', voiceId)
       .where('seq', '<=', upToSeq)
       .where('audio_key', '!=', '')
+      .where((eb) => eb.or([eb('status', '=', JobStatus.DONE), eb('seq', '=', upToSeq)]))
       .orderBy('seq')
+      .execute();
+  }
+
+  /** Failed trainings whose recording is still stored, oldest first (retention deletes them). */
+  async failedTrainingAudio(limit: number): Promise<Array<{ id: string; audio_key: string }>> {
+    return this.database.db
+      .selectFrom('voice_trainings')
+      .select(['id', 'audio_key'])
+      .where('status', '=', JobStatus.FAILED)
+      .where('audio_key', '!=', '')
+      .orderBy('finished_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** A failed training's recording was deleted. Only a failed training's: a used one is never cleared. */
+  async clearFailedTrainingAudio(trainingId: string): Promise<void> {
+    await this.database.db
+      .updateTable('voice_trainings')
+      .set({ audio_key: '' })
+      .where('id', '=', trainingId)
+      .where('status', '=', JobStatus.FAILED)
       .execute();
   }
 

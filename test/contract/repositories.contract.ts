@@ -220,6 +220,51 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(new Set(ids).size, 20);
     });
 
+    test('queue: claims are fair between accounts; callbacks go before renders', async () => {
+      const a = await accounts.create({ points: 1000, lite: 0, pro: 0 });
+      const b = await accounts.create({ points: 1000, lite: 0, pro: 0 });
+      const c = await accounts.create({ points: 1000, lite: 0, pro: 0 });
+      const kind = 'fair-render';
+      const queueOf = { kind, maxAttempts: 3 };
+      // account A fills the queue first (20 jobs), then B submits one
+      const aJobs: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        aJobs.push((await jobs.submit(submission(a.userId, 1, { queue: queueOf }))).id);
+        clock.advance(1);
+      }
+      const bJob = (await jobs.submit(submission(b.userId, 1, { queue: queueOf }))).id;
+      const refs: string[] = [];
+      const take = async (kinds: string[]) => {
+        const item = await queue.claim('fw', 60_000, kinds);
+        assert.ok(item, 'an item is due');
+        refs.push(item.ref_id);
+        return item;
+      };
+      await take([kind]);
+      await take([kind]);
+      assert.ok(refs.includes(bJob), `B's job is claimed first or second (got ${refs.join(', ')})`);
+      assert.equal((await queue.listByRef(bJob))[0]?.account_id, b.userId);
+
+      // C's job ends with a callback while renders of A are due: the callback is claimed first
+      const cJob = await jobs.submit(submission(c.userId, 1, { queue: queueOf, callbackUrl: 'http://x/cb' }));
+      clock.advance(1);
+      await jobs.fail(cJob.id, 20011, { zh: '无音频', en: 'no audio' }, () => ({
+        url: 'http://x/cb',
+        body: { status: 4 },
+      }));
+      const cb = await take([kind, 'callback']);
+      assert.equal(cb.kind, 'callback');
+      assert.equal(cb.ref_id, cJob.id);
+      assert.equal(cb.account_id, c.userId);
+      // C has been served (its callback) more recently than A: A's renders come before C's
+      const next = await take([kind]);
+      assert.ok(aJobs.includes(next.ref_id));
+      const stillQueued = (await Promise.all(aJobs.map((id) => queue.listByRef(id)))).filter(
+        (items) => items[0]?.state === 'queued',
+      );
+      assert.equal(stillQueued.length, 18, 'A has had two turns');
+    });
+
     test('retention: finished items and old delivery records go in batches; queued and active stay', async () => {
       const db = tdb.database.db;
       const callbacks = new CallbacksRepository(tdb.database, clock, cryptoRandom);

@@ -1,8 +1,15 @@
 import { admitSpeechLength } from '../../domain/admission.ts';
 import { MAX_SPEECH_SECONDS, pointsForSeconds } from '../../domain/billing.ts';
-import { AppError, ErrorCode } from '../../domain/errors.ts';
+import {
+  AppError,
+  ErrorCode,
+  isAppError,
+  processingFailed,
+  t,
+  type LocalizedText,
+} from '../../domain/errors.ts';
 import { JobStatus } from '../../domain/jobs.ts';
-import { jobPayloadSchema, parseStored } from '../../domain/payloads.ts';
+import { jobPayloadSchema, parseStored, readJson, workParamsSchema } from '../../domain/payloads.ts';
 import type { Account } from '../../repositories/accounts.repository.ts';
 import type { Job, JobResult } from '../../repositories/jobs.repository.ts';
 import type { QueueItem } from '../../repositories/queue.repository.ts';
@@ -60,6 +67,8 @@ export async function runPublicJob(
         const end = deps.metrics.startStage(name);
         try {
           return await fn();
+        } catch (err) {
+          throw unplannedAtStage(err, name, jobId, ctx);
         } finally {
           end();
         }
@@ -80,6 +89,33 @@ export async function reserveForSpeech(deps: HandlerDeps, run: JobRun, seconds: 
   await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(seconds));
 }
 
+/** The stages a customer may read about when one fails unexpectedly, in words. */
+const STAGE_WORDS: Record<string, LocalizedText> = {
+  intake: t('输入文件检查', 'input check'),
+  avatar_lookup: t('数字人准备', 'digital human preparation'),
+  voice_profile: t('音色提取', 'voice extraction'),
+  speech: t('语音合成', 'speech synthesis'),
+  store: t('结果保存', 'result storage'),
+};
+
+function stageWords(name: string): LocalizedText | undefined {
+  return name.startsWith('lipsync_') ? t('口型同步', 'lip-sync') : STAGE_WORDS[name];
+}
+
+/**
+ * A stage's failure as the customer reads it. AppErrors made on purpose pass unchanged, and so does
+ * anything once the job is being stopped (the worker decides what that means). Anything else (ffmpeg's
+ * stderr, a path, a bug) becomes a retryable 20902 that names the stage in words; the error itself is
+ * its cause, which the worker logs in full with the job's id.
+ */
+function unplannedAtStage(err: unknown, stage: string, jobId: string, ctx: HandlerContext): unknown {
+  if (isAppError(err) || ctx.signal.aborted) return err;
+  return new AppError(ErrorCode.INTERNAL_STAGE, processingFailed(jobId, stageWords(stage)), {
+    retryable: true,
+    cause: err,
+  });
+}
+
 /** Worker gave up: the job ends in status 4 with the code's meaning, every reserved point returned. */
 export async function failPublicJob(
   deps: HandlerDeps,
@@ -94,5 +130,27 @@ export async function failPublicJob(
   const account = await deps.accounts.findById(job.account_id);
   if (account === null) return;
   log.info({ jobId, code: err.code, reason: err.detail.en }, 'job failed');
-  await deps.jobs.fail(jobId, err.code, err.detail, jobCallback(account));
+  const folder = resultFolder(job.params);
+  const ended = await deps.jobs.fail(
+    jobId,
+    err.code,
+    err.detail,
+    jobCallback(account),
+    folder === null ? undefined : `${folder}/`,
+  );
+  if (folder !== null && ended.status === JobStatus.FAILED && ended.result_key === `${folder}/`) {
+    // What a failed job stored (a text work's speech.mp3, kept before lip-sync) was never handed out:
+    // a failed job shows no videoUrl, and newAudioUrl only once it succeeds (wire.ts). So it goes now;
+    // result_key names the folder until then, and the hourly retention sweep deletes what this missed.
+    await deps.blobs
+      .deletePrefix(folder)
+      .then(() => deps.jobs.clearResult(jobId))
+      .catch((e: unknown) => log.warn({ err: e, jobId }, 'failed job: result folder not deleted yet'));
+  }
+}
+
+/** `results/<outputKey>` of a work or speech job (both keep outputKey in their params); null without. */
+function resultFolder(params: string): string | null {
+  const p = workParamsSchema.pick({ outputKey: true }).safeParse(readJson(params));
+  return p.success ? `results/${p.data.outputKey}` : null;
 }

@@ -2,7 +2,7 @@ import { QueueKind } from '../../domain/jobs.ts';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../repositories/db/schema.ts';
 import type { QueueRepository } from '../../repositories/queue.repository.ts';
-import type { JobHandler } from '../worker.ts';
+import type { JobHandler, Logger } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 
 export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
@@ -33,8 +33,9 @@ export async function scheduleRetention(
 
 /**
  * The hourly housekeeping sweep: deletes results older than DHS_RESULT_TTL_DAYS (the whole result
- * folder: video and speech), unused avatars, finished queue items and callback delivery records older
- * than DHS_QUEUE_RETENTION_DAYS, and forgets expired tokens and replay records.
+ * folder: video and speech), what failed jobs and trainings left behind (at any age), unused avatars,
+ * finished queue items and callback delivery records older than DHS_QUEUE_RETENTION_DAYS, and forgets
+ * expired tokens and replay records.
  */
 export function retentionHandler(
   deps: HandlerDeps,
@@ -71,6 +72,7 @@ export function retentionHandler(
         }
         if (removed > 0) log.info({ removed, ttlDays }, 'deleted expired results');
       }
+      await sweepFailedLeftovers(deps, log, signal);
       if (o.avatarTtlDays > 0) {
         const avatars = await deps.avatars.sweep(deps.clock.now() - o.avatarTtlDays * DAY_MS, signal);
         if (avatars > 0) log.info({ avatars, avatarTtlDays: o.avatarTtlDays }, 'deleted unused avatars');
@@ -96,6 +98,42 @@ export function retentionHandler(
       await schedule(RETENTION_INTERVAL_MS);
     },
   };
+}
+
+/**
+ * What failed jobs and trainings left behind: a failed job's result folder (a text work's speech,
+ * stored before lip-sync) and a failed training's recording. Their handlers delete them when they
+ * fail; this catches what that missed (a crash in between, a delete that errored, failures from before
+ * this version). Whatever DHS_RESULT_TTL_DAYS says, even 0: none of it was ever handed out (a failed
+ * job has no videoUrl and gets newAudioUrl only on success), and later trainings learn only from
+ * successful trainings' recordings (VoicesRepository.trainingsWithAudio).
+ */
+async function sweepFailedLeftovers(deps: HandlerDeps, log: Logger, signal: AbortSignal): Promise<void> {
+  let folders = 0;
+  for (;;) {
+    const batch = await deps.jobs.failedLeftovers(200);
+    for (const job of batch) {
+      if (signal.aborted) throw new Error('aborted');
+      await deps.blobs.deletePrefix(job.result_key.slice(0, job.result_key.lastIndexOf('/')));
+      await deps.jobs.clearResult(job.id);
+      folders++;
+    }
+    if (batch.length < 200) break;
+  }
+  let recordings = 0;
+  for (;;) {
+    const batch = await deps.voices.failedTrainingAudio(200);
+    for (const training of batch) {
+      if (signal.aborted) throw new Error('aborted');
+      await deps.blobs.delete(training.audio_key);
+      await deps.voices.clearFailedTrainingAudio(training.id);
+      recordings++;
+    }
+    if (batch.length < 200) break;
+  }
+  if (folders + recordings > 0) {
+    log.info({ folders, recordings }, 'deleted what failed jobs and trainings left behind');
+  }
 }
 
 /** Runs `deleteBatch` until a batch comes back short; the total deleted. */

@@ -3,7 +3,7 @@ import { isAppError } from '../../domain/errors.ts';
 import { JobStatus, QueueKind } from '../../domain/jobs.ts';
 import { checkTrainingAudio } from '../../domain/media-rules.ts';
 import { parseStored, readJson, trainPayloadSchema } from '../../domain/payloads.ts';
-import { WAV_16K_MONO_ARGS } from '../../repositories/media.ts';
+import { WAV_16K_MONO_ARGS, decodeLimitSec, inputArgs } from '../../repositories/media.ts';
 import { voiceCallback } from '../../services/views.ts';
 import { fetchAndProbe } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
@@ -32,9 +32,12 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
           const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal);
           checkTrainingAudio(audio.info);
           const wav = join(dir, 'training.wav');
-          await deps.media.ffmpeg(['-i', audio.file, '-vn', ...WAV_16K_MONO_ARGS, wav], {
-            signal,
-          });
+          // as audio only, and no further than the length it was checked by (a header may lie)
+          const limit = decodeLimitSec(audio.info.durationSec).toFixed(3);
+          await deps.media.ffmpeg(
+            [...inputArgs(audio.file, 'audio'), '-vn', '-t', limit, ...WAV_16K_MONO_ARGS, wav],
+            { signal },
+          );
           const key = `voices/${voice.id}/${training.id}.wav`;
           await deps.blobs.put(key, wav);
           await deps.voices.setTrainingAudio(training.id, key);
@@ -72,6 +75,18 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
         'training failed',
       );
       await deps.voices.failTraining(voice.id, trainingId, err.code, err.detail, voiceCallback(account));
+      // The failed training's recording goes now: later trainings learn only from successful ones'
+      // (trainingsWithAudio), and a retraining brings its own audio. The retention sweep deletes what
+      // this misses.
+      const training = await deps.voices.getTraining(trainingId);
+      if (training?.status === JobStatus.FAILED && training.audio_key !== '') {
+        await deps.blobs
+          .delete(training.audio_key)
+          .then(() => deps.voices.clearFailedTrainingAudio(trainingId))
+          .catch((e: unknown) =>
+            log.warn({ err: e, trainingId }, 'failed training: recording not deleted yet'),
+          );
+      }
     },
   };
 }

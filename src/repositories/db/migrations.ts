@@ -196,6 +196,47 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_fair_queue': {
+    async up(db: Kysely<unknown>) {
+      // Fair claiming (QueueRepository.claim): every item names the account it works for ('' for the
+      // server's own housekeeping), and claimed_at is when a worker last took it, so "the account
+      // that got a worker least recently" is one index lookup per account.
+      await db.schema
+        .alterTable('queue')
+        .addColumn('account_id', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema.alterTable('queue').addColumn('claimed_at', 'bigint').execute();
+      await db.schema
+        .createIndex('queue_account_claimed')
+        .on('queue')
+        .columns(['account_id', 'claimed_at'])
+        .execute();
+      // items queued before this migration: their account from the job or voice they belong to (work,
+      // synth and job callbacks name a job; train and training callbacks a voice)
+      await sql`update queue set account_id = coalesce(
+          (select j.account_id from jobs j where j.id = queue.ref_id),
+          (select v.account_id from voices v where v.id = queue.ref_id),
+          '')`.execute(db);
+      // callbacks go first among due items (their lane); earlier ones had priority 0
+      await sql`update queue set priority = 10 where kind = 'callback'`.execute(db);
+      // A failed job's speech (a text work's, kept before lip-sync) was left behind; the retention
+      // sweep removes a failed job's result folder named by result_key: name the folders of jobs that
+      // failed before this version (their outputKey is in the params).
+      for (let after = ''; ;) {
+        const failed = await sql<{ id: string; params: string }>`
+          select id, params from jobs where status = 4 and result_key = '' and id > ${after}
+          order by id limit 500`.execute(db);
+        for (const row of failed.rows) {
+          const outputKey = /"outputKey"\s*:\s*"([a-f0-9]{8,64})"/.exec(row.params)?.[1];
+          if (outputKey === undefined) continue;
+          await sql`update jobs set result_key = ${`results/${outputKey}/`} where id = ${row.id}`.execute(db);
+        }
+        const last = failed.rows.at(-1);
+        if (last === undefined || failed.rows.length < 500) break;
+        after = last.id;
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -45,6 +45,10 @@ export interface JobsTable {
   title: string;
   callback_url: string;
   result_url: string;
+  /**
+   * Blob key of the stored result; on a failed job, its result folder (`results/<outputKey>/`) until
+   * the files left there (a text work's speech) are deleted. '' when nothing is stored.
+   */
   result_key: string;
   new_audio_url: string;
   duration: number;
@@ -118,6 +122,10 @@ export interface QueueTable {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The account the item works for ('' for the server's own, e.g. retention): claims are fair by it. */
+  account_id: string;
+  /** When a worker last took the item (every claim, retries included); null until then. */
+  claimed_at: number | null;
 }
 
 export interface CallbackDeliveriesTable {
