@@ -105,6 +105,9 @@ const v4Ranges: [string, number, string][] = [
   ['169.254.0.0', 16, 'a link-local address (cloud metadata range)'],
   ['172.16.0.0', 12, 'a private address'],
   ['192.0.0.0', 24, 'a reserved (IETF protocol assignment) address'],
+  ['192.0.2.0', 24, 'a documentation address (TEST-NET-1)'],
+  ['198.51.100.0', 24, 'a documentation address (TEST-NET-2)'],
+  ['203.0.113.0', 24, 'a documentation address (TEST-NET-3)'],
   ['192.168.0.0', 16, 'a private address'],
   ['198.18.0.0', 15, 'a reserved (benchmarking) address'],
   ['224.0.0.0', 4, 'a multicast address'],
@@ -216,6 +219,7 @@ function ipv6Reason(g: number[]): string | null {
     if (g2 === 1) return 'a local-use NAT64 address';
   }
   if (g0 === 0x2002) return embeddedReason(v4Of(g1, g2), '6to4');
+  if (g0 === 0x2001 && g1 === 0x0db8) return 'a documentation address';
   if (g0 === 0x2001 && g1 === 0) {
     // Teredo: the client's IPv4 is stored inverted in the last 32 bits
     return embeddedReason(~v4Of(g6, g7) >>> 0, 'Teredo client');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FetchError, type FetchFailure } from './fetcher.ts';
-import { SafeFetcher, type LookupFn } from './safe-fetcher.ts';
+import { redirectTarget, SafeFetcher, type LookupFn } from './safe-fetcher.ts';
 
 // ---- helpers ------------------------------------------------------------------------------------------
 
@@ -215,6 +215,52 @@ test('allowHosts exempts a host by exact, case-insensitive match, literals in an
   assert.equal(f.checkUrl('http://minio.local/x').hostname, 'minio.local');
   throwsWith(() => f.checkUrl('http://127.0.0.2/'), 'blocked');
   throwsWith(() => f.checkUrl('http://10.0.0.1/'), 'blocked');
+});
+
+test('allowHosts entries with a port exempt that port only; other privileged ports are refused', () => {
+  const f = new SafeFetcher({ allowHosts: ['127.0.0.1:9000', '[::1]:8080', 'media.lan:22'], lookup: noDns });
+  assert.equal(f.checkUrl('http://127.0.0.1:9000/x').hostname, '127.0.0.1');
+  throwsWith(() => f.checkUrl('http://127.0.0.1:9001/x'), 'blocked', /127\.0\.0\.1 is a loopback/);
+  assert.equal(f.checkUrl('http://[::1]:8080/x').hostname, '[::1]');
+  throwsWith(() => f.checkUrl('http://[::1]/x'), 'blocked');
+  assert.equal(f.checkUrl('http://media.lan:22/x').port, '22');
+  const open = new SafeFetcher({ allowHosts: [], lookup: noDns });
+  for (const ok of [
+    'http://cdn.example/x',
+    'https://cdn.example/x',
+    'http://cdn.example:8080/x',
+    'https://cdn.example:65535/x',
+  ]) {
+    assert.equal(open.checkUrl(ok).hostname, 'cdn.example');
+  }
+  for (const port of [22, 25, 110, 445, 1023]) {
+    throwsWith(
+      () => open.checkUrl(`http://cdn.example:${port}/x`),
+      'blocked',
+      new RegExp(`port ${port} is not allowed`),
+    );
+  }
+});
+
+test('documentation addresses are refused like private ones', () => {
+  const f = new SafeFetcher({ allowHosts: [], lookup: noDns });
+  for (const host of ['192.0.2.10', '198.51.100.7', '203.0.113.200', '[2001:db8::1]']) {
+    throwsWith(() => f.checkUrl(`http://${host}/x`), 'blocked', /documentation address/);
+  }
+});
+
+test('a redirect from https to plain http is refused; same scheme and upgrades are followed', () => {
+  const from = new URL('https://cdn.example/a.mp4');
+  assert.throws(
+    () => redirectTarget(from, 'http://cdn.example/a.mp4'),
+    (e: unknown) => e instanceof FetchError && e.kind === 'invalid_url' && /downgrade/.test(e.message),
+  );
+  assert.equal(redirectTarget(from, '/b.mp4').href, 'https://cdn.example/b.mp4');
+  assert.equal(redirectTarget(new URL('http://cdn.example/a'), 'https://cdn.example/b').protocol, 'https:');
+  assert.throws(
+    () => redirectTarget(from, 'http://[::1'),
+    (e: unknown) => e instanceof FetchError && e.kind === 'invalid_url',
+  );
 });
 
 // ---- download -----------------------------------------------------------------------------------------

@@ -66,6 +66,53 @@ function hostKey(host: string): string {
   return parseHostLiteral(h)?.address ?? h;
 }
 
+/**
+ * Where a redirect leads: resolved against the URL that answered it. An https URL may not lead to plain
+ * http: what was asked over TLS is not fetched in the clear (a downgrade an attacker on the path
+ * could use). The next hop is then checked like any URL.
+ */
+export function redirectTarget(from: URL, location: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new FetchError('invalid_url', `${from.host} redirected to an invalid URL: ${shorten(location)}`);
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new FetchError(
+      'invalid_url',
+      `${from.host} redirected from https to plain http (${shorten(next.href)}): a downgrade is refused`,
+    );
+  }
+  return next;
+}
+
+/**
+ * An allow-list entry: `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 literal; a port makes
+ * the exemption hold on that port only.
+ */
+function splitHostPort(entry: string): { host: string; port?: number } {
+  const e = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(e);
+  if (bracketed) return withPort(hostKey(bracketed[1] ?? ''), bracketed[2]);
+  const named = /^([^:]+):(\d{1,5})$/.exec(e);
+  if (named) return withPort(hostKey(named[1] ?? ''), named[2]);
+  return { host: hostKey(e) };
+}
+
+function withPort(host: string, port: string | undefined): { host: string; port?: number } {
+  return port === undefined ? { host } : { host, port: Number(port) };
+}
+
+/**
+ * Ports a media URL may name: the web's own and the unprivileged range (CDNs and object stores use
+ * 8080, 9000...). The other privileged ports are mail, shells, databases' admin and such: never a
+ * media host, and the classic targets of a forged request.
+ */
+function isMediaPort(port: number): boolean {
+  return port === 80 || port === 443 || (port >= 1024 && port <= 65535);
+}
+
 function shorten(s: string, max = 200): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
@@ -157,7 +204,8 @@ function transportError(err: unknown, target: Target | undefined): FetchError {
  * check (DNS rebinding). Redirects are followed by hand and every hop is checked again.
  */
 export class SafeFetcher implements Fetcher {
-  private readonly allowHosts: Set<string>;
+  /** Allow-listed host -> 'any' port, or the ports it is allowed on. */
+  private readonly allowHosts: Map<string, 'any' | Set<number>>;
   private readonly userAgent: string;
   private readonly lookup: LookupFn;
   private readonly maxRedirects: number;
@@ -166,7 +214,14 @@ export class SafeFetcher implements Fetcher {
   private readonly downloadGraceMs: number;
 
   constructor(opts: SafeFetcherOptions) {
-    this.allowHosts = new Set(opts.allowHosts.map(hostKey).filter((h) => h !== ''));
+    this.allowHosts = new Map();
+    for (const entry of opts.allowHosts) {
+      const { host, port } = splitHostPort(entry);
+      if (host === '') continue;
+      const before = this.allowHosts.get(host);
+      if (port === undefined || before === 'any') this.allowHosts.set(host, 'any');
+      else this.allowHosts.set(host, new Set([...(before ?? []), port]));
+    }
     this.userAgent = opts.userAgent ?? 'dhs/0.1';
     this.lookup = opts.lookup ?? ((hostname, options, callback) => dnsLookup(hostname, options, callback));
     this.maxRedirects = opts.maxRedirects ?? 5;
@@ -211,15 +266,7 @@ export class SafeFetcher implements Fetcher {
               `more than ${this.maxRedirects} redirects (the last from ${target.url.host} to ${shorten(location)})`,
             );
           }
-          let next: URL;
-          try {
-            next = new URL(location, target.url);
-          } catch {
-            throw new FetchError(
-              'invalid_url',
-              `${target.url.host} redirected to an invalid URL: ${shorten(location)}`,
-            );
-          }
+          const next = redirectTarget(target.url, location);
           target = this.target(next.href, `redirect from ${target.url.host}: `);
           continue;
         }
@@ -353,7 +400,15 @@ export class SafeFetcher implements Fetcher {
     if (literal === null && hostname.startsWith('[')) {
       throw new FetchError('invalid_url', `${context}invalid IPv6 address ${hostname}`);
     }
-    const allowed = this.allowHosts.has(hostKey(hostname));
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    const exemption = this.allowHosts.get(hostKey(hostname));
+    const allowed = exemption === 'any' || (exemption !== undefined && exemption.has(port));
+    if (!allowed && !isMediaPort(port)) {
+      throw new FetchError(
+        'blocked',
+        `${context}port ${port} is not allowed (80, 443 and 1024-65535 are; DHS_FETCH_ALLOW_HOSTS can allow host:port)`,
+      );
+    }
     if (literal !== null && !allowed) {
       const reason = blockedReason(literal.address);
       if (reason !== null) throw new FetchError('blocked', `${context}host ${literal.address} is ${reason}`);
