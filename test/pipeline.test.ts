@@ -40,7 +40,8 @@ describe('pipelines', () => {
     receiver = await startCallbackReceiver();
     h = await createHarness({
       worker: true,
-      env: { DHS_REPEAT_WINDOW_MS: '0', DHS_MAX_PENDING_WORKS: '100' },
+      // fetch, settle, serve and callback are the point here; the lip-sync engine has lipsync.test.ts
+      env: { DHS_REPEAT_WINDOW_MS: '0', DHS_MAX_PENDING_WORKS: '100', DHS_LIPSYNC_ENGINE: 'passthrough' },
     });
     c = await h.account({ points: 1000, lite: 2, pro: 1 });
     token = await h.tokenFor(c);

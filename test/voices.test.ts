@@ -261,7 +261,7 @@ describe('voices', () => {
       query: { pn: '1', ds: '10' },
     });
     assert.equal(bills.data.total, 0);
-    // The failed voice keeps its slot (DECISIONS 3, 4: the speakerId can be retrained with real speech);
+    // The failed voice keeps its slot (docs/decisions.md "Limits": the speakerId can be retrained with real speech);
     // no other slot is taken by the failure.
     assert.equal(after.voiceProUsedQuantity, 1);
     assert.equal(after.voiceLiteUsedQuantity, 1);

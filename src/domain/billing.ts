@@ -1,5 +1,5 @@
 /**
- * Billing rules (seed 1.1, 5.2; DECISIONS "Billing"): one point per second of output, rounded up.
+ * Billing rules (seed 1.1, 5.2; docs/decisions.md "Billing"): one point per second of output, rounded up.
  * Points are reserved at submission and settled exactly once.
  */
 

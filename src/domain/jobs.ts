@@ -5,7 +5,7 @@ export type JobStatusValue = (typeof JobStatus)[keyof typeof JobStatus];
 /** Public job types: a work (seed 1) or a speech synthesis (seed 3.4 LITE, 4.4 PRO). */
 export type JobType = 'WORK' | 'LITE' | 'PRO';
 
-/** How a work is made (DECISIONS "Modes"); 'speech' for the voice synthesis endpoints. */
+/** How a work is made (docs/decisions.md "Modes"); 'speech' for the voice synthesis endpoints. */
 export type JobMode = 'audio' | 'text' | 'audio_only' | 'speech';
 
 /** Queue kinds: each has one handler in src/jobs/handlers. */

@@ -68,7 +68,7 @@ export const voiceTrainSchema = z.object({
   callbackUrl: optString(MAX_URL, 'callbackUrl'),
 });
 
-/** seed 3.4 (LITE) and 4.4 (PRO): same bounds (DECISIONS). kyyRole only on LITE. */
+/** seed 3.4 (LITE) and 4.4 (PRO): same bounds (docs/decisions.md "Voices"). kyyRole only on LITE. */
 export const voiceCreateSchema = z.object({
   speakerId: z
     .string({ error: 'speakerId must be a string' })

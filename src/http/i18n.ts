@@ -1,6 +1,6 @@
 import type { Lang } from '../domain/lang.ts';
 
-/** `msg` is Chinese unless the request's Accept-Language prefers English (DECISIONS section 6). */
+/** `msg` is Chinese unless the request's Accept-Language prefers English (docs/decisions.md "Message language"). */
 export function preferredLang(acceptLanguage: string | undefined): Lang {
   if (acceptLanguage === undefined || acceptLanguage.length > 512) return 'zh';
   let best: { lang: string; q: number } | null = null;

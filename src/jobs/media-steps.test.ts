@@ -44,7 +44,6 @@ for (const [role, code] of [
 ] as const) {
   test(`a trickling ${role} download ends the job with ${code}, not retried, nothing left`, async () => {
     const own = await mkdtemp(join(dir, `${role}-`));
-    const started = performance.now();
     const err = await fetchAndProbe(
       { fetcher, media },
       role,
@@ -58,8 +57,9 @@ for (const [role, code] of [
     assert.ok(err instanceof AppError, String(err));
     assert.equal(err.code, code);
     assert.equal(err.retryable, false, 'a trickle is not tried again');
+    // cut at the size deadline ('too slow'), not by the 15 min cap (which says 'did not complete'); no
+    // wall-clock bound, which a loaded machine would break
     assert.match(err.detail.en, /too slow/);
-    assert.ok(performance.now() - started < 3000, 'cut at the size deadline, not the 15 min cap');
     assert.deepEqual(await readdir(own), [], 'the partial download is removed');
   });
 }

@@ -3,7 +3,7 @@ import { FetchError, type Fetcher } from '../repositories/fetcher.ts';
 
 export type UrlRole = 'audio' | 'video' | 'callback';
 
-/** DECISIONS "Errors, by cause": which code a bad URL or a failed fetch of each role answers. */
+/** docs/decisions.md "Errors, by cause": which code a bad URL or a failed fetch of each role answers. */
 export function fetchErrorCode(role: UrlRole, kind: FetchError['kind']): ErrorCodeValue {
   if (role === 'callback') return ErrorCode.BAD_PARAMETER;
   switch (kind) {

@@ -106,7 +106,7 @@ export class WorksService {
     return workStatusBody(jobView(job, lang));
   }
 
-  /** DECISIONS "Modes": which fields are present decides the mode. */
+  /** docs/decisions.md "Modes": which fields are present decides the mode. */
   private modeOf(req: { audioUrl: string; videoUrl: string; text: string }): JobMode {
     if (req.videoUrl !== '' && req.audioUrl !== '') return 'audio';
     if (req.videoUrl !== '' && req.text !== '') return 'text';

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: speed and memory figures (never asserted in unit tests). Prints a table and writes
  * bench-results/bench.json. Runs on the embedded defaults (SQLite, local disk) in a temp dir.
+ * `-- --kernels-only`: only the engines' CPU kernels (kernels.ts), to bench-results/bench-kernels.json.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassthroughLipSync } from '../../src/engines/lipsync/passthrough.ts';
 import { avatarReuseBench } from './avatar-reuse.ts';
+import { kernelBench } from './kernels.ts';
+import { responsivenessBench } from './responsiveness.ts';
 import { longAudio, testMedia, videoH264 } from '../helpers/fixtures.ts';
 import { createHarness } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -159,6 +162,11 @@ function lipSync4kBench(seconds: number): void {
   );
 }
 
+/** The engines' CPU kernels (kernels.ts): the speed figures the unit tests used to assert. */
+async function kernelsBench(): Promise<void> {
+  for (const r of await kernelBench()) record(r.name, r.value, r.unit, r.note);
+}
+
 async function avatarBench(): Promise<void> {
   const r = await avatarReuseBench();
   const what = `work on a ${r.videoSec} s ${r.resolution} video, ${r.audioSec} s audio, end to end`;
@@ -171,19 +179,49 @@ async function avatarBench(): Promise<void> {
   );
 }
 
+/** /healthz and inspect latency under a concurrent render, worker in its own process vs inline. */
+async function responsiveness(): Promise<void> {
+  for (const r of await responsivenessBench()) {
+    const what = `serve (worker ${r.isolation === 'process' ? 'in its own process' : 'inline'}) during a 720p text work`;
+    record(
+      `${what}: /healthz p99`,
+      r.healthzP99Ms,
+      'ms',
+      `target <= 50; p50 ${r.healthzP50Ms} ms; max ${r.maxMs} ms`,
+    );
+    record(
+      `${what}: inspect p99`,
+      r.inspectP99Ms,
+      'ms',
+      `p50 ${r.inspectP50Ms} ms; ${r.samples} requests over ${r.workSec} s`,
+    );
+  }
+}
+
 const arg4k = process.argv.find((a) => a.startsWith('--4k-seconds='));
 const seconds4k = arg4k ? Number(arg4k.slice('--4k-seconds='.length)) : 300;
 if (!Number.isFinite(seconds4k) || seconds4k < 10) throw new Error('--4k-seconds must be a number >= 10');
 
-downloadBench();
-longSpeechBench();
-await apiBench();
-await passthroughBench();
-await avatarBench();
-lipSync4kBench(seconds4k);
+// `--kernels-only`: just the kernel rows (under a minute), e.g. after changing an engine's inner loop.
+const kernelsOnly = process.argv.includes('--kernels-only');
+
+if (!kernelsOnly) {
+  downloadBench();
+  longSpeechBench();
+  await apiBench();
+  await passthroughBench();
+}
+await kernelsBench();
+if (!kernelsOnly) {
+  await avatarBench();
+  await responsiveness();
+  lipSync4kBench(seconds4k);
+}
 record('peak RSS of this process', process.memoryUsage().rss / 1024 / 1024, 'MB');
 console.table(rows);
 const out = join(import.meta.dirname, '..', '..', 'bench-results');
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'bench.json'), JSON.stringify({ at: new Date().toISOString(), rows }, null, 2));
-console.log(`wrote ${join(out, 'bench.json')}`);
+// A kernels-only run does not overwrite the full run's figures.
+const file = join(out, kernelsOnly ? 'bench-kernels.json' : 'bench.json');
+writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), rows }, null, 2));
+console.log(`wrote ${file}`);

@@ -135,7 +135,8 @@ describe('audioFeatures', () => {
 
   const media = process.env.DHS_MEDIA_DIR ?? '/work/shared/media';
   const wav = join(media, 'speech-en-3.wav');
-  it('runs quickly on real speech', { skip: !existsSync(wav) && 'no shared media' }, () => {
+  // Its speed is a bench figure, not a test: `npm run bench`, "audio features".
+  it('real speech: finite features, speech louder', { skip: !existsSync(wav) && 'no shared media' }, () => {
     const res = spawnSync(
       'ffmpeg',
       ['-v', 'error', '-i', wav, '-ac', '1', '-ar', String(SR), '-f', 'f32le', 'pipe:1'],
@@ -147,10 +148,9 @@ describe('audioFeatures', () => {
     const buf = res.stdout;
     const pcm = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     const frames = Math.floor((pcm.length / SR) * 25);
-    const t0 = performance.now();
     const f = audioFeatures(pcm, SR, 25, frames);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 1500, `${ms} ms for ${frames} frames`);
+    assert.equal(f.frames, frames);
+    assert.equal(f.x.length, frames * f.dim);
     assert.ok(f.x.every(Number.isFinite));
     const share = f.speech.reduce((a, b) => a + b, 0) / frames;
     assert.ok(share > 0.4 && share < 0.98, `speech share ${share}`);

@@ -11,14 +11,13 @@ import {
   FaceTracker,
   LOST_DETECT_EVERY,
   LOST_PATIENCE,
-  MOUTH,
   WEIGHT_RAMP,
   mouthShape,
   rampWeights,
   trackVideoFrames,
 } from './face-track.ts';
 import type { FaceTrack } from './face-track.ts';
-import { applyPose, eyeCentres } from './landmarks.ts';
+import { MOUTH, applyPose, eyeCentres } from './landmarks.ts';
 import type { YuvFrame } from './types.ts';
 
 const run = promisify(execFile);
@@ -386,7 +385,9 @@ describe('FaceTracker: other inputs', () => {
     }
   });
 
-  test('speed: ms per frame at 720p and 1080p', async (t) => {
+  // Speed (ms per frame; budget 30 ms at 720p) is a bench figure, not a test: `npm run bench`, "face tracking".
+  test('the same clip at 720p and 1080p (pillarboxed): tracked alike, the pose scales with the frame', async () => {
+    const tracks: { track: FaceTrack; padX: number }[] = [];
     for (const [w, h] of [
       [1280, 720],
       [1920, 1080],
@@ -394,19 +395,26 @@ describe('FaceTracker: other inputs', () => {
       const vf = `scale=-2:${h},pad=${w}:${h}:(ow-iw)/2:0`;
       const frames = (await decode(TALKING, vf, w, h, 25)).map((d) => yuv(d, w, h));
       const tracker = new FaceTracker();
-      // The first frames pay the detector and the WASM kernels' warm-up; time the steady state.
-      for (const f of frames.slice(0, 5)) await tracker.add(f);
-      const t0 = performance.now();
-      for (const f of frames.slice(5)) await tracker.add(f);
-      const ms = (performance.now() - t0) / (frames.length - 5);
+      for (const f of frames) await tracker.add(f);
       const track = tracker.finish();
-      t.diagnostic(
-        `${h}p: ${ms.toFixed(1)} ms/frame tracking (${track.stats.msPerFrame.toFixed(1)} incl. warm-up)`,
-      );
-      assert.equal(track.stats.framesTracked, frames.length);
-      // The budget is 30 ms at 720p on a quiet machine; a loose bound keeps a busy CI from flaking.
-      assert.ok(ms < 80, `${h}p tracking takes ${ms.toFixed(1)} ms/frame`);
+      assert.equal(track.stats.framesTracked, frames.length, `${h}p`);
+      assert.equal(track.stats.framesLost, 0, `${h}p`);
+      assert.equal(track.stats.detections, 1, `${h}p: one detection, then tracking`);
+      tracks.push({ track, padX: (w - h) / 2 }); // the square source scaled to h x h, centred
     }
+    const [small, big] = tracks as [(typeof tracks)[0], (typeof tracks)[0]];
+    const ratio = big.track.iodPixels / small.track.iodPixels;
+    assert.ok(Math.abs(ratio - 1.5) < 0.05, `IOD ${small.track.iodPixels} -> ${big.track.iodPixels}`);
+    for (let i = 0; i < 25; i++) {
+      // The mouth centre (canonical (0, 1.1)) lands on the same spot of the picture at both sizes.
+      const [x7, y7] = applyPose(small.track.frames[i]!.pose, 0, 1.1);
+      const [x10, y10] = applyPose(big.track.frames[i]!.pose, 0, 1.1);
+      const off = Math.hypot(x10 - big.padX - 1.5 * (x7 - small.padX), y10 - 1.5 * y7) / big.track.iodPixels;
+      assert.ok(off < 0.05, `frame ${i}: mouth centres ${off.toFixed(3)} IOD apart`);
+    }
+    const opening = (t: FaceTrack): number[] => t.frames.map((f) => f.shape.opening);
+    const r = pearson(opening(small.track), opening(big.track));
+    assert.ok(r > 0.9, `mouth opening at 720p vs 1080p: r = ${r}`);
   });
 });
 

@@ -192,15 +192,26 @@ describe('fitMouthModel', () => {
     assert.ok(rPrior > 0.5, `little data: r with the prior's map ${rPrior}`);
   });
 
-  it('fits a 60 s avatar in well under a second', () => {
+  // Its speed (ms for a 60 s avatar) is a bench figure, not a test: `npm run bench`, "mouth model fit".
+  it('fits a 60 s avatar with the default options: every frame used, the map recovered', () => {
     const f = synthFeatures(1500, 50);
-    const shapes = shapesFrom(f, randomMap(51), 0.3);
-    const t0 = performance.now();
-    const model = fitMouthModel({ features: f, shapes, valid: all(1500) }, null);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 1000, `${ms} ms`);
+    const w = randomMap(51);
+    const model = fitMouthModel({ features: f, shapes: shapesFrom(f, w, 0.3), valid: all(1500) }, null);
     assert.equal(model.dim, designDim(DEFAULT_FIT_OPTIONS.extras));
     assert.ok(model.lambdas.every((l) => DEFAULT_FIT_OPTIONS.lambdas.includes(l)));
+    assert.equal(model.frames, 1500);
+    assert.equal(model.usedPrior, false);
+    // Per-frame predictions (before the default smoothing, which blurs these independent frames).
+    const test = synthFeatures(300, 52);
+    const truth = shapesFrom(test, w);
+    const z = predictZ(model, test);
+    (['opening', 'width', 'rounding', 'teeth'] as const).forEach((key, c) => {
+      const r = pearson(
+        Array.from({ length: test.frames }, (_, k) => z[k * 4 + c] as number),
+        truth.map((s) => s[key]),
+      );
+      assert.ok(r > 0.98, `${key}: r = ${r}`);
+    });
   });
 });
 

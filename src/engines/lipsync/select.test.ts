@@ -1,6 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import {
   SampleSelector,
   candidatesFromTrack,
@@ -271,18 +270,25 @@ describe('selectSamples', () => {
     assert.equal(selectSamples(new Float32Array(0), { shapes }).length, 0);
   });
 
-  test('speed: 45 000 output frames over 3000 source frames', () => {
+  // Its speed is a bench figure, not a test: `npm run bench`, "sample selection".
+  test('30 min of output over a 2 min source (45 000 x 3000 frames) with the defaults', () => {
     const shapes = mouthWalk(3000, 11);
     const targets = mouthWalk(45_000, 12);
-    const t0 = performance.now();
     const { indices, stats } = selectSamplesWithStats(targets, { shapes });
-    const ms = performance.now() - t0;
-    console.log(
-      `select 45000 x 3000: ${ms.toFixed(0)} ms; mean target cost ${stats.meanTargetCost.toFixed(3)}, ` +
-        `natural ${(stats.naturalShare * 100).toFixed(1)}%, holds ${(stats.holdShare * 100).toFixed(1)}%, ` +
-        `jumps ${stats.jumps}, longest hold ${stats.longestHold}, forced ${stats.forcedDecisions}`,
-    );
     assert.equal(indices.length, 45_000);
-    assert.ok(ms < 20_000);
+    assert.equal(stats.frames, 45_000);
+    for (const s of indices) assert.ok(Number.isInteger(s) && s >= 0 && s < 3000, `index ${s}`);
+    // The default window and lag decide every window without forcing, and the reported cost is the path's.
+    assert.equal(stats.forcedDecisions, 0);
+    assert.ok(Math.abs(selectionStats(indices, targets, { shapes }).totalCost - stats.totalCost) < 1e-6);
+    // Runs of consecutive source frames, no frozen mouth, and a far cheaper path than playing the source.
+    assert.ok(stats.naturalShare > 0.5, `natural ${stats.naturalShare}`);
+    assert.ok(stats.longestHold <= 8, `longest hold ${stats.longestHold}`);
+    const played = selectionStats(
+      Array.from({ length: 45_000 }, (_, t) => t % 3000),
+      targets,
+      { shapes },
+    );
+    assert.ok(stats.totalCost < 0.2 * played.totalCost, `${stats.totalCost} vs ${played.totalCost}`);
   });
 });
