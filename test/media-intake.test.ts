@@ -292,7 +292,11 @@ describe('media intake corpus', () => {
       assert.equal(d.status, 4, s.what);
       assert.equal(d.errorCode, s.code, `${s.what}: ${d.errorMessage}`);
       assert.ok(d.errorMessage.length > 0, s.what);
-      const q = (await h.runtime.queue.listByRef(s.jobId)).find((i) => i.kind === 'work');
+      // the job ends (status 4) a moment before its queue item is marked failed: wait for both
+      const q = await h.waitFor(async () => {
+        const item = (await h.runtime.queue.listByRef(s.jobId)).find((i) => i.kind === 'work');
+        return item?.state === 'active' ? undefined : item;
+      });
       assert.equal(q?.state, 'failed', s.what);
       assert.equal(q?.attempts, 1, `${s.what}: a permanent failure is not retried`);
       const settle = (await h.runtime.ledger.entriesForJob(s.jobId)).filter((e) => e.kind === 'settle');

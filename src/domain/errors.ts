@@ -122,3 +122,26 @@ export function t(zh: string, en: string): LocalizedText {
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }
+
+/**
+ * What a customer reads (inspect, callbacks) when a job failed in a way nobody planned for: which stage
+ * failed, in words, and the reference to quote. Never the internal message (a tool's output, file
+ * paths): that goes to the server log, with the same reference.
+ */
+export function processingFailed(ref: string, stage?: LocalizedText): LocalizedText {
+  const zhRef = ref === '' ? '' : `，编号 ${ref}`;
+  const enRef = ref === '' ? '' : `; reference ${ref}`;
+  return stage === undefined
+    ? t(`处理失败（内部错误）${zhRef}`, `processing failed (an internal error)${enRef}`)
+    : t(`${stage.zh}阶段处理失败${zhRef}`, `processing failed at the ${stage.en} stage${enRef}`);
+}
+
+/**
+ * The unplanned failure behind `err`, for logs and operators' records only: its own message when it
+ * is not an AppError made on purpose (then the AppError's cause, if any), else ''.
+ */
+export function internalDetail(err: unknown): string {
+  const inner = isAppError(err) ? err.cause : err;
+  if (inner === undefined || isAppError(inner)) return '';
+  return inner instanceof Error ? inner.message || inner.name : String(inner);
+}

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import {
   tempNameBeside,
 } from './ffmpeg-media.ts';
 import { FFMPEG_INSTALL_HINT, locateFfmpeg } from './ffmpeg-locate.ts';
-import { MediaError } from './media.ts';
+import { AUDIO_DEMUXERS, DECODE_MARGIN_SEC, INPUT_DEMUXERS, MediaError, VIDEO_DEMUXERS } from './media.ts';
+import { lyingMp3 } from '../../test/helpers/fixtures.ts';
 
 function isMediaError(kind: MediaError['kind'], pattern?: RegExp) {
   return (err: unknown): boolean => {
@@ -49,10 +51,14 @@ describe('buildFfmpegArgs', () => {
       'pipe:3',
       '-protocol_whitelist',
       'file,pipe',
+      '-format_whitelist',
+      INPUT_DEMUXERS.join(','),
       '-i',
       'a.mp4',
       '-protocol_whitelist',
       'file,pipe',
+      '-format_whitelist',
+      INPUT_DEMUXERS.join(','),
       '-i',
       'b.wav',
       '-map',
@@ -279,12 +285,18 @@ describe('FfmpegMedia', () => {
     );
   });
 
-  it('ffmpeg: the whitelist guards every input, not just the first', async () => {
+  it('ffmpeg: the whitelists guard every input, not just the first', async () => {
     const list = join(dir, 'list.txt');
-    await writeFile(list, "file 'tcp://127.0.0.1:9/x.mp4'\n");
+    await writeFile(list, "ffconcat version 1.0\nfile 'tcp://127.0.0.1:9/x.mp4'\n");
+    // forcing a playlist demuxer is refused before anything runs
     await assert.rejects(
       media.ffmpeg(['-i', clip, '-f', 'concat', '-safe', '0', '-i', list, '-f', 'null', '-']),
-      isMediaError('failed', /not on whitelist 'file,pipe'/),
+      isMediaError('unreadable', /refusing input format "concat"/),
+    );
+    // probed as one, the second input is refused by the demuxer whitelist it gets too
+    await assert.rejects(
+      media.ffmpeg(['-i', clip, '-i', list, '-f', 'null', '-']),
+      isMediaError('failed', /not on whitelist/),
     );
   });
 
@@ -578,5 +590,157 @@ describe('command logging', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('demuxer whitelist (hostile media)', () => {
+  it('puts the default whitelist before every input whose demuxer the caller did not choose', () => {
+    const all = INPUT_DEMUXERS.join(',');
+    const args = buildFfmpegArgs(
+      [
+        ...['-f', 'f32le', '-ar', '16000', '-i', 'pipe:0'],
+        ...['-format_whitelist', 'mp3,wav', '-i', 'a.mp3'],
+        ...['-ss', '1', '-i', 'b.mp4', 'out.wav'],
+      ],
+      { progress: false, allowPipeInput: true },
+    );
+    const upTo = (input: string) => args.slice(args.indexOf(input) - 4, args.indexOf(input) + 1);
+    // a forced raw format and the caller's own whitelist are left as they are
+    assert.deepEqual(upTo('pipe:0'), ['16000', '-protocol_whitelist', 'file,pipe', '-i', 'pipe:0']);
+    assert.deepEqual(upTo('a.mp3'), ['mp3,wav', '-protocol_whitelist', 'file,pipe', '-i', 'a.mp3']);
+    assert.equal(args.filter((a) => a === '-format_whitelist').length, 2);
+    assert.deepEqual(upTo('b.mp4'), ['file,pipe', '-format_whitelist', all, '-i', 'b.mp4']);
+    assert.ok(!all.split(',').some((d) => ['concat', 'hls', 'dash', 'image2', 'lavfi', 'tee'].includes(d)));
+    assert.ok(VIDEO_DEMUXERS.every((d) => AUDIO_DEMUXERS.includes(d)));
+  });
+
+  it('refuses a forced playlist or file-opening demuxer, and a whitelist outside the allowed ones', () => {
+    for (const bad of [
+      ['-f', 'concat', '-i', 'list.txt'],
+      ['-f', 'hls', '-i', 'a.m3u8'],
+      ['-f', 'image2', '-i', 'img%03d.png'],
+      ['-f', 'dash', '-i', 'a.mpd'],
+      ['-i', 'a.wav', '-f', 'concat', '-i', 'list.txt'],
+      ['-format_whitelist', 'concat', '-i', 'list.txt'],
+      ['-format_whitelist', 'mov,hls', '-i', 'a.mp4'],
+      ['-format_whitelist', '', '-i', 'a.mp4'],
+    ]) {
+      assert.throws(
+        () => buildFfmpegArgs([...bad, 'o.wav'], { progress: false }),
+        isMediaError('unreadable', /refusing (input format|demuxer whitelist)/),
+        bad.join(' '),
+      );
+    }
+  });
+
+  describe('with ffmpeg', () => {
+    let dir: string;
+    let media: FfmpegMedia;
+    let found: ReturnType<typeof locateFfmpeg>;
+    let tone: string; // 3 s mp3 of a 1234 Hz tone
+    let wav: string;
+    let mp4: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'dhs-ffmpeg-hostile-'));
+      found = locateFfmpeg(process.env);
+      media = new FfmpegMedia({ ...found, defaultTimeoutMs: 60_000 });
+      tone = join(dir, 'tone.mp3');
+      wav = join(dir, 'tone.wav');
+      mp4 = join(dir, 'tone.mp4');
+      await media.ffmpeg(['-f', 'lavfi', '-i', 'sine=f=1234:sample_rate=16000:d=3', tone]);
+      await media.ffmpeg(['-i', tone, wav]);
+      await media.ffmpeg(['-i', tone, '-c:a', 'aac', mp4]);
+    });
+    after(() => rm(dir, { recursive: true, force: true }));
+
+    it('a concat or HLS playlist naming local files is unreadable whatever it is read as', async () => {
+      const segment = join(dir, 'seg.ts');
+      await media.ffmpeg(['-i', tone, '-c:a', 'aac', '-f', 'mpegts', segment]);
+      const concat = join(dir, 'concat.input');
+      await writeFile(concat, `ffconcat version 1.0\nfile tone.mp3\nfile tone.mp3\n`);
+      const hls = join(dir, 'hls.input');
+      await writeFile(
+        hls,
+        `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:3.0,\n${segment}\n#EXT-X-ENDLIST\n`,
+      );
+      // without a demuxer whitelist ffprobe follows both (the hole this closes)
+      const open = (f: string) =>
+        JSON.parse(
+          execFileSync(found.ffprobePath, ['-v', 'quiet', '-of', 'json', '-show_format', f], {
+            encoding: 'utf8',
+          }),
+        ) as { format?: { format_name?: string } };
+      assert.equal(open(concat).format?.format_name, 'concat');
+      assert.equal(open(hls).format?.format_name, 'hls');
+      for (const f of [concat, hls]) {
+        for (const accept of [undefined, 'audio', 'video'] as const) {
+          await assert.rejects(
+            media.probe(f, accept ? { accept } : {}),
+            isMediaError('unreadable', /not on whitelist/),
+          );
+        }
+        await assert.rejects(media.countPackets(f, 'audio'), isMediaError('unreadable'));
+        await assert.rejects(
+          media.decodeAudio(f, 16000, { maxSec: 5 }),
+          isMediaError('failed', /not on whitelist/),
+        );
+        await assert.rejects(media.ffmpeg(['-i', f, join(dir, 'out.wav')]), isMediaError('failed'));
+      }
+    });
+
+    it('accept narrows the demuxers: video is mp4/mov only, audio the audio containers', async () => {
+      await assert.rejects(
+        media.probe(wav, { accept: 'video' }),
+        isMediaError('unreadable', /not on whitelist/),
+      );
+      await assert.rejects(media.probe(tone, { accept: 'video' }), isMediaError('unreadable'));
+      assert.match((await media.probe(mp4, { accept: 'video' })).formatName, /mp4/);
+      for (const f of [wav, tone, mp4]) assert.ok((await media.probe(f, { accept: 'audio' })).audio, f);
+    });
+
+    it('decodeAudio stops at the validated length when the header claims less than the file holds', async () => {
+      const lie = await lyingMp3(6, 120);
+      const info = await media.probe(lie);
+      assert.ok(info.durationSec > 5.9 && info.durationSec < 6.5, `claims ${info.durationSec} s`);
+      // what the file really holds, decoded without a limit
+      const full = join(dir, 'full.wav');
+      await media.ffmpeg(['-i', lie, '-ac', '1', '-ar', '16000', full]);
+      assert.ok((await media.probe(full)).durationSec > 119, 'the body is really there');
+
+      const pcm = await media.decodeAudio(lie, 16000);
+      assert.ok(pcm.length >= 6 * 16000, String(pcm.length));
+      assert.ok(pcm.length <= (info.durationSec + DECODE_MARGIN_SEC) * 16000 + 1, String(pcm.length));
+      assert.ok((await media.decodeAudio(lie, 16000, { maxSec: 2 })).length <= 2 * 16000 + 1);
+      await assert.rejects(
+        media.decodeAudio(lie, 16000, { maxSec: 60, maxOutputBytes: 64 * 1024 }),
+        isMediaError('too_large', /more than 65536 bytes/),
+      );
+    });
+
+    it('caps what a process may write back: ffprobe JSON and streamed stdout', async () => {
+      await assert.rejects(media.probe(tone, { maxOutputBytes: 20 }), isMediaError('too_large'));
+      const proc = media.spawn(['-f', 'lavfi', '-i', 'sine=d=30', '-f', 's16le', '-ac', '1', 'pipe:1'], {
+        stdout: true,
+        maxOutputBytes: 100_000,
+      });
+      let got = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const chunk of proc.stdout as AsyncIterable<Buffer>) got += chunk.length;
+        })(),
+        isMediaError('too_large'),
+      );
+      assert.ok(got > 0 && got <= 100_000, String(got));
+      await assert.rejects(proc.done, isMediaError('too_large', /more than 100000 bytes/));
+      // under the cap, a run ends normally
+      const small = media.spawn(['-i', tone, '-t', '0.5', '-f', 's16le', '-ac', '1', 'pipe:1'], {
+        stdout: true,
+        maxOutputBytes: 1_000_000,
+      });
+      let n = 0;
+      for await (const chunk of small.stdout as AsyncIterable<Buffer>) n += chunk.length;
+      await small.done;
+      assert.ok(n > 0);
+    });
   });
 });

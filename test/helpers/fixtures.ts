@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { locateFfmpeg } from '../../src/repositories/ffmpeg-locate.ts';
@@ -268,4 +268,45 @@ export function noFaceVideo(opts: NoFaceVideoOptions = {}): Promise<string> {
     opts.seconds ?? 12,
     'crop=200:150:0:0,scale=640:480,setsar=1',
   );
+}
+
+/**
+ * An mp3 whose header lies about its length: a `claimedSec` encode of a 440 Hz tone whose Info tag
+ * (frame count) says `claimedSec` (its byte count patched to the whole file's, so that ffmpeg trusts
+ * it), followed by `actualSec - claimedSec` seconds more frames of an 880 Hz tone. ffprobe reports
+ * about `claimedSec`; a decode that ignores the header gives about `actualSec`. 16 kHz mono, 32 kbit/s
+ * (4 KB a second).
+ */
+export async function lyingMp3(claimedSec: number, actualSec: number): Promise<string> {
+  if (!(actualSec > claimedSec)) throw new RangeError('actualSec must exceed claimedSec');
+  const enc = ['-c:a', 'libmp3lame', '-b:a', '32k', '-id3v2_version', '0'];
+  const tone = (f: number, sec: number) => ['-f', 'lavfi', '-i', `sine=f=${f}:sample_rate=16000:d=${sec}`];
+  const [head, body] = await Promise.all([
+    build({
+      name: `tone-440-${claimedSec}s`,
+      ext: '.mp3',
+      sources: [],
+      args: [...tone(440, claimedSec), ...enc, '-write_xing', '1'],
+    }),
+    build({
+      name: `tone-880-${actualSec - claimedSec}s-bare`,
+      ext: '.mp3',
+      sources: [],
+      args: [...tone(880, actualSec - claimedSec), ...enc, '-write_xing', '0'],
+    }),
+  ]);
+  const key = createHash('sha256').update(`${head}\n${body}`).digest('hex').slice(0, 12);
+  const file = join(fixturesDir, `lying-${claimedSec}s-of-${actualSec}s-${key}.mp3`);
+  if (existsSync(file)) return file;
+  const [h, b] = await Promise.all([readFile(head), readFile(body)]);
+  const whole = Buffer.concat([h, b]);
+  const first = whole.subarray(0, 256);
+  const at = Math.max(first.indexOf('Info'), first.indexOf('Xing'));
+  if (at < 0) throw new Error(`no Info/Xing tag in ${head}`);
+  const flags = whole.readUInt32BE(at + 4);
+  if ((flags & 3) === 3) whole.writeUInt32BE(whole.length, at + 12); // frames at +8, bytes at +12
+  const tmp = join(fixturesDir, `.tmp-${randomBytes(6).toString('hex')}-lying.mp3`);
+  await writeFile(tmp, whole);
+  await rename(tmp, file);
+  return file;
 }

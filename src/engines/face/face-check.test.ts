@@ -228,6 +228,8 @@ describe('HumanFacePresence (real detector on real video)', () => {
   it('finds the face in a still photo looped into a video', async () => {
     const file = join(dir, 'photo.mp4');
     await media.ffmpeg([
+      '-f',
+      'png_pipe', // a picture is no input a user may send: the demuxer is named, not probed
       '-loop',
       '1',
       '-framerate',

@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { MediaError, type MediaTool } from '../../repositories/media.ts';
+import { MediaError, decodeLimitSec, type MediaTool } from '../../repositories/media.ts';
 import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
 import { audioFeatures } from './audio-features.ts';
 import { buildMask, compositeSample, cropGeometry, extractSample } from './composite.ts';
@@ -335,10 +335,14 @@ export class SampleLipSync implements LipSyncEngine {
     const width = Math.floor(v.width / 2) * 2;
     const height = Math.floor(v.height / 2) * 2;
     const expected = Math.max(1, Math.round(info.durationSec * rate.value));
+    // Frames and sound are decoded no further than the probed length (plus a margin): a header that
+    // claims less than the file holds does not get the rest decoded.
+    const maxSec = decodeLimitSec(info.durationSec);
+    const maxFrames = Math.max(1, Math.ceil(maxSec * rate.value));
 
     // The soundtrack decodes (another process) while the face is tracked.
     const soundtrack = hasSoundtrack
-      ? this.media.decodeAudio(input.videoFile, AUDIO_RATE, { signal }).catch(() => null)
+      ? this.media.decodeAudio(input.videoFile, AUDIO_RATE, { signal, maxSec }).catch(() => null)
       : Promise.resolve(null);
 
     // The job's signal and timeout bound these runs, not the adapter's default 10 minutes.
@@ -355,7 +359,7 @@ export class SampleLipSync implements LipSyncEngine {
     // 1: track.
     const tracker = new FaceTracker();
     let frames = 0;
-    for await (const frame of decode()) {
+    for await (const frame of decode(maxFrames)) {
       await tracker.add(frame);
       frames++;
       if (frames % 25 === 0) progress(0.7 * Math.min(1, frames / expected));

@@ -7,7 +7,7 @@ import { parseStored, workParamsSchema } from '../../domain/payloads.ts';
 import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
 import type { AvatarCache } from '../../engines/ports.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
-import { WAV_16K_MONO_ARGS } from '../../repositories/media.ts';
+import { WAV_16K_MONO_ARGS, decodeLimitSec, inputArgs, type MediaInfo } from '../../repositories/media.ts';
 import { fileSha256 } from '../../services/avatar-cache.ts';
 import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
@@ -16,7 +16,7 @@ import { failPublicJob, reserveForSpeech, runPublicJob, type JobRun } from './jo
 import { loadVoiceProfile } from './synth.handler.ts';
 
 /**
- * seed 1.1 works, three modes (DECISIONS "Modes"): audio-driven, text-driven, audio only.
+ * seed 1.1 works, three modes (docs/decisions.md "Modes"): audio-driven, text-driven, audio only.
  * Progress: 0-10 fetch, 10-40 voice, 40-95 render, 95-100 store.
  */
 export function workHandler(deps: HandlerDeps): JobHandler {
@@ -49,7 +49,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
   run.progress(10);
 
   let audioFile: string;
-  let newAudioUrl: string | undefined;
+  let newAudio: { newAudioUrl: string; newAudioKey: string } | undefined;
   if (run.job.mode === 'audio') {
     const audio = await run.stage('intake', () => intakeAudio(deps, params.audioUrl, dir, signal));
     // The real length is known now: reserve the rest before the expensive part (20005 if it can't be).
@@ -59,9 +59,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     const voice =
       params.speakerId !== ''
         ? await loadVoiceProfile(deps, params.speakerId)
-        : await run.stage('voice_profile', () =>
-            soundtrackVoice(deps, run, avatar, video.file, video.info.audio !== null),
-          );
+        : await run.stage('voice_profile', () => soundtrackVoice(deps, run, avatar, video));
     run.progress(20);
     audioFile = join(dir, 'speech.wav');
     const { durationSec } = await run.stage('speech', () =>
@@ -74,7 +72,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     });
     const key = `results/${params.outputKey}/speech.mp3`;
     await deps.blobs.put(key, speechMp3);
-    newAudioUrl = deps.blobs.publicUrl(key);
+    newAudio = { newAudioUrl: deps.blobs.publicUrl(key), newAudioKey: key };
   }
   run.progress(40);
 
@@ -91,7 +89,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     }),
   );
   const result = await store(deps, run, params.outputKey, out, 'video.mp4', durationSec);
-  return newAudioUrl === undefined ? result : { ...result, newAudioUrl };
+  return newAudio === undefined ? result : { ...result, ...newAudio };
 }
 
 async function speak(
@@ -125,32 +123,33 @@ async function soundtrackVoice(
   deps: HandlerDeps,
   run: JobRun,
   avatar: AvatarCache,
-  videoFile: string,
-  hasAudio: boolean,
+  video: { file: string; info: MediaInfo },
 ): Promise<VoiceProfile | null> {
   const cached = soundtrackPartSchema.safeParse(await avatar.getPart(VOICE_PART));
   // a part written by an older version that no longer parses is made again, like a missing one
   if (cached.success) return cached.data.profile;
-  const profile = await profileFromSoundtrack(deps, run, videoFile, hasAudio);
+  const profile = await profileFromSoundtrack(deps, run, video);
   const stored = soundtrackPartSchema.safeParse(await avatar.putPart(VOICE_PART, { profile }, {}));
   return stored.success ? stored.data.profile : profile;
 }
 
 /**
- * DECISIONS "text-driven": the digital human speaks in its own voice, a profile taken from the
+ * docs/decisions.md "Text-driven works": the digital human speaks in its own voice, a profile taken from the
  * video's soundtrack; the default voice where the track has too little speech.
  */
 async function profileFromSoundtrack(
   deps: HandlerDeps,
   run: JobRun,
-  videoFile: string,
-  hasAudio: boolean,
+  video: { file: string; info: MediaInfo },
 ): Promise<VoiceProfile | null> {
-  if (!hasAudio) return null;
+  if (video.info.audio === null) return null;
   const track = join(run.dir, 'soundtrack.wav');
-  await deps.media.ffmpeg(['-i', videoFile, '-vn', ...WAV_16K_MONO_ARGS, track], {
-    signal: run.signal,
-  });
+  // as mp4/mov only, and no further than the video's validated length
+  const limit = decodeLimitSec(video.info.durationSec).toFixed(3);
+  await deps.media.ffmpeg(
+    [...inputArgs(video.file, 'video'), '-vn', '-t', limit, ...WAV_16K_MONO_ARGS, track],
+    { signal: run.signal },
+  );
   try {
     return await deps.trainer.train({
       audioFiles: [track],
