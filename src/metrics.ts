@@ -49,8 +49,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Calls to remote engines (HeyGem, CosyVoice, GPT-SoVITS, fish-speech), by engine and operation. */
+  readonly engineRequests = new Counter({
+    name: 'dhs_engine_requests_total',
+    help: 'Requests to remote engines by engine and operation',
+    labelNames: ['engine', 'operation'] as const,
+    registers: [this.registry],
+  });
+  readonly engineErrors = new Counter({
+    name: 'dhs_engine_errors_total',
+    help: 'Failed requests to remote engines by engine, operation and kind (unreachable, timeout, server, rejected, garbage, failed, config)',
+    labelNames: ['engine', 'operation', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly engineLatency = new Histogram({
+    name: 'dhs_engine_request_duration_seconds',
+    help: 'Duration of requests to remote engines (answer and body) by engine and operation',
+    labelNames: ['engine', 'operation'] as const,
+    buckets: [0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dhs_' });
+  }
+
+  /** Records one finished call to a remote engine (src/engines/remote/engine-http.ts EngineCall). */
+  observeEngine(call: { engine: string; operation: string; outcome: string; seconds: number }): void {
+    const labels = { engine: call.engine, operation: call.operation };
+    this.engineRequests.inc(labels);
+    this.engineLatency.observe(labels, call.seconds);
+    if (call.outcome !== 'ok') this.engineErrors.inc({ ...labels, kind: call.outcome });
   }
 
   /** Times a stage; the returned function ends it. */
