@@ -34,7 +34,8 @@ export class WorkerProcess {
     const child = spawn(process.execPath, [bin, 'worker'], {
       // the parent checked the system tools already; logs go to the same stdout and stderr
       env: { ...this.env, DHS_TOOLS_CHECKED: '1' },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // the IPC channel carries wake-ups (see wake)
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
     // Below the API in the scheduler's eyes (its ffmpeg children inherit it): on a busy machine the
@@ -60,6 +61,17 @@ export class WorkerProcess {
         this.restartTimer = setTimeout(() => this.start(), delay);
       });
     });
+  }
+
+  /**
+   * An item is due: the child looks now instead of at its next poll. SQLite has no way to tell
+   * another process, so serve forwards its own submissions here (PostgreSQL workers LISTEN instead).
+   */
+  wake(): void {
+    const child = this.child;
+    if (child === null || !child.connected) return;
+    // an error means the child is exiting: its successor starts by looking
+    child.send('wake', () => undefined);
   }
 
   /** Signals the worker to stop and waits for it at most `timeoutMs`, then kills it. */

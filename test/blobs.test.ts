@@ -19,7 +19,7 @@ class MemoryBlobStore implements BlobStore {
   }
   async stat(key: string): Promise<BlobInfo | null> {
     const b = this.blobs.get(key);
-    return b === undefined ? null : { size: b.length, mtimeMs: 1 };
+    return b === undefined ? null : { size: b.length, mtimeMs: 1, etag: `"mem-${b.length}"` };
   }
   read(key: string, range?: { start: number; end: number }): Readable {
     const b = this.blobs.get(key) ?? Buffer.alloc(0);

@@ -6,6 +6,8 @@ import { createHarness, type Harness } from './helpers/harness.ts';
  * A stored payload that no longer reads (a field renamed by an upgrade, a row edited by hand) ends its
  * job once, permanently, with a message naming it: no retry loop, every reserved point returned.
  */
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
 describe('stored payloads that do not parse', () => {
   let h: Harness;
   before(async () => {
@@ -24,7 +26,10 @@ describe('stored payloads that do not parse', () => {
       .set({ params: JSON.stringify({ videoUrl: '', words: 'Hello there.' }) })
       .where('id', '=', jobId)
       .execute();
-    h.worker.start();
+    // a worker only once the row is tampered with (a running one would take the job at once)
+    const worker = h.runtime.worker(quiet);
+    worker.start();
+    after(() => worker.stop(1000));
     const done = await h.waitFor(
       async () => {
         const r = await h.post<{ status: number; errorCode: number; errorMessage: string }>(
@@ -64,7 +69,9 @@ describe('stored payloads that do not parse', () => {
       .set({ payload: '{"voice":' })
       .where('ref_id', '=', speakerId)
       .execute();
-    h.worker.wake();
+    const worker = h.runtime.worker(quiet);
+    worker.start();
+    after(() => worker.stop(1000));
     const detail = await h.waitFor(
       async () => {
         const r = await h.post<{ status: number; errorCode: number; errorMessage: string }>(

@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { JobStatus } from '../src/domain/jobs.ts';
+import { PG_URL, postgresAvailable } from './helpers/db.ts';
 import { longAudio, videoH264 } from './helpers/fixtures.ts';
 import { createHarness } from './helpers/harness.ts';
 import { startCallbackReceiver, startFileServer } from './helpers/servers.ts';
@@ -26,18 +27,46 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   });
 }
 
-test('a worker killed mid-job: the job finishes once, one settlement, one acknowledged callback', async () => {
+const pgSkip = (await postgresAvailable()) ? false : 'no PostgreSQL at DHS_TEST_DATABASE_URL';
+
+/** The worker holding a queue item (its id is host:pid:random). */
+function holderPid(workerId: string | null | undefined): number | undefined {
+  const pid = Number(workerId?.split(':')[1]);
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+test('sqlite: a worker killed mid-job: the job finishes once, one settlement, one acknowledged callback', () =>
+  killedMidJob('sqlite'));
+
+test(
+  'postgres: two workers at once, the one holding the job killed: the other finishes it once, one settlement, one callback',
+  { skip: pgSkip },
+  () => killedMidJob('postgres'),
+);
+
+/**
+ * SQLite: one worker process, killed, then another started. PostgreSQL: two worker processes at once
+ * (the claim goes to one of them), the one holding the job killed: the other takes it after the lease.
+ */
+async function killedMidJob(db: 'sqlite' | 'postgres'): Promise<void> {
   // 40 s of audio: 1000 frames to render, plenty to be killed in (the kill comes early in the avatar
   // preparation), a third of the wall time of the 120 s this test used to render twice.
   const [video, audio] = await Promise.all([videoH264({ seconds: 12 }), longAudio(40)]);
   const files = await startFileServer({ 'v.mp4': video, 'a.wav': audio });
   const receiver = await startCallbackReceiver();
-  // The API runs in this process; the workers are separate `dhs worker` processes on the same SQLite file.
-  const h = await createHarness({ realClock: true, env: { DHS_WORKER_CONCURRENCY: '0' } });
+  // The API runs in this process; the workers are separate `dhs worker` processes on the same SQLite
+  // file, or on the same PostgreSQL schema (named in the URL's options).
+  const h = await createHarness({ db, realClock: true, env: { DHS_WORKER_CONCURRENCY: '0' } });
+  const searchPath = encodeURIComponent(`-c search_path=${h.pgSchema}`);
   const env = {
+    ...(db === 'postgres'
+      ? { DHS_DATABASE_URL: `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${searchPath}` }
+      : {}),
     DHS_DATA_DIR: h.dataDir,
     DHS_FETCH_ALLOW_HOSTS: '127.0.0.1',
-    DHS_JOB_LEASE_MS: '1500',
+    // two workers at once: a lease long enough that a busy worker (its event loop held by a synchronous
+    // step on a loaded machine) keeps its job, rather than the idle one taking it over before the kill
+    DHS_JOB_LEASE_MS: db === 'postgres' ? '5000' : '1500',
     DHS_POLL_INTERVAL_MS: '50',
     DHS_LOG_LEVEL: 'warn',
     DHS_PUBLIC_URL: 'http://127.0.0.1:9',
@@ -54,9 +83,9 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
     assert.equal(res.code, 0, res.msg);
     const jobId = res.data.jobId;
 
-    const first = startWorker(env);
-    children.push(first);
-    // Kill it while it renders (status 2, past the download stage).
+    const started = db === 'postgres' ? [startWorker(env), startWorker(env)] : [startWorker(env)];
+    children.push(...started);
+    // Kill the one holding it while it renders (status 2, past the download stage).
     await h.waitFor(
       async () => {
         const job = await h.runtime.jobs.get(jobId);
@@ -65,17 +94,22 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
           JobStatus.DONE,
           'the render finished before the kill: make the audio longer',
         );
+        assert.notEqual(job?.status, JobStatus.FAILED, `the job failed: ${job?.error_message_en}`);
         return job?.status === JobStatus.RUNNING && job.progress >= 41 ? true : undefined;
       },
       120_000,
       'rendering',
     );
+    const item = (await h.runtime.queue.listByRef(jobId)).find((i) => i.kind === 'work');
+    const first = started.find((w) => w.pid === holderPid(item?.worker_id));
+    assert.ok(first, `the job is held by a worker started here (${item?.worker_id})`);
     first.kill('SIGKILL');
     assert.equal((await exited(first)).signal, 'SIGKILL');
     assert.equal((await h.runtime.jobs.get(jobId))?.status, JobStatus.RUNNING);
 
-    const second = startWorker(env);
-    children.push(second);
+    // PostgreSQL: the other worker, running all along, takes it; SQLite: a new one
+    const second = started.find((w) => w !== first) ?? startWorker(env);
+    if (!children.includes(second)) children.push(second);
     const done = await h.waitFor(
       async () => {
         const job = await h.runtime.jobs.get(jobId);
@@ -122,4 +156,4 @@ test('a worker killed mid-job: the job finishes once, one settlement, one acknow
     await files.close();
     await receiver.close();
   }
-});
+}

@@ -26,6 +26,27 @@ const job = {
 };
 
 describe('callbacks', () => {
+  test('links name the body fields holding result URLs, by the key each is made from at delivery', () => {
+    const keys = { result: 'results/k/video.mp4', newAudio: 'results/k/speech.mp3' };
+    const work = jobCallbackRequest(
+      { ...job, newAudioUrl: 'https://h/files/results/k/speech.mp3' },
+      owner,
+      keys,
+    );
+    assert.deepEqual(work?.links, { videoUrl: 'results/k/video.mp4', newAudioUrl: 'results/k/speech.mp3' });
+    assert.ok(work !== null && work.links !== undefined);
+    for (const field of Object.keys(work.links)) assert.ok(field in work.body, `${field} is a body field`);
+    // an audio-driven work has no speech
+    const audio = jobCallbackRequest({ ...job, mode: 'audio' }, owner, { ...keys, newAudio: '' });
+    assert.deepEqual(audio?.links, { videoUrl: 'results/k/video.mp4' });
+    const speech = jobCallbackRequest({ ...job, type: 'PRO', mode: 'speech' }, owner, {
+      result: 'results/s/speech.mp3',
+      newAudio: '',
+    });
+    assert.deepEqual(speech?.links, { url: 'results/s/speech.mp3' });
+    assert.equal(jobCallbackRequest(job, owner, { result: '', newAudio: '' })?.links, undefined);
+  });
+
   test('the Standard Webhooks example signs to its published value', () => {
     assert.equal(
       signWebhook(
@@ -66,6 +87,7 @@ describe('callbacks', () => {
       'userId',
       'videoUrl',
     ]);
+    assert.equal(work?.links, undefined, 'no result keys given: nothing to make again at delivery');
     const speech = jobCallbackRequest({ ...job, type: 'LITE', mode: 'speech' }, owner);
     assert.equal(speech?.body['url'], job.resultUrl);
     assert.equal(speech?.body['type'], 'LITE');

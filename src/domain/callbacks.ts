@@ -20,16 +20,33 @@ import {
 export interface CallbackRequest {
   url: string;
   body: Record<string, unknown>;
+  /**
+   * The body's result URL fields, each with the blob key it links to. A URL that expires (presigned)
+   * is made again from the key at every delivery, so a callback retried for hours still links.
+   */
+  links?: Record<string, string>;
+}
+
+/** The stored results a finished job links to ('' = none). */
+export interface ResultKeys {
+  result: string;
+  newAudio: string;
 }
 
 /** The callback of a finished work (seed 1.3) or speech job (seed 3.6 / 4.6); null without a URL. */
 export function jobCallbackRequest(
   job: JobView & { callbackUrl: string },
   owner: OwnerView,
+  keys?: ResultKeys,
 ): CallbackRequest | null {
   if (job.callbackUrl === '') return null;
-  const body = job.type === 'WORK' ? workCallbackBody(job, owner) : speechStatusBody(job, owner);
-  return { url: job.callbackUrl, body };
+  const work = job.type === 'WORK';
+  const body = work ? workCallbackBody(job, owner) : speechStatusBody(job, owner);
+  if (keys === undefined || keys.result === '') return { url: job.callbackUrl, body };
+  // the fields workCallbackBody / speechStatusBody put the URLs in
+  const links: Record<string, string> = { [work ? 'videoUrl' : 'url']: keys.result };
+  if (work && keys.newAudio !== '' && job.newAudioUrl !== '') links['newAudioUrl'] = keys.newAudio;
+  return { url: job.callbackUrl, body, links };
 }
 
 /** The callback of a finished training (seed 3.3 / 4.3); null without a URL. */
@@ -48,6 +65,8 @@ export const callbackPayloadSchema = z.object({
   accountId: z.string().min(1),
   /** Stable across retries (webhook-id): receivers de-duplicate on it. */
   messageId: z.string().min(1),
+  /** CallbackRequest.links: result URL fields made again at each delivery when URLs expire. */
+  links: z.record(z.string(), z.string()).optional(),
 });
 export type CallbackPayload = z.infer<typeof callbackPayloadSchema>;
 

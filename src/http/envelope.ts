@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode, isAppError, type ErrorCodeValue } from '../domain/errors.ts';
 import type { Lang } from '../domain/lang.ts';
+import type { RequestLimits } from '../domain/request-limits.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TokenService } from '../services/tokens.service.ts';
 import { preferredLang } from './i18n.ts';
-import type { RequestLimiter } from './rate-limit.ts';
 
 /**
  * The wire conventions every route shares (docs/decisions.md "Wire"): the {code,msg,data} envelope
@@ -148,8 +148,8 @@ export function ok(metrics: Metrics, req: FastifyRequest, data: unknown) {
 
 export interface AuthDeps {
   tokens: TokenService;
-  limiter: RequestLimiter;
-  addressLimiter: RequestLimiter;
+  limiter: RequestLimits;
+  addressLimiter: RequestLimits;
 }
 
 /**
@@ -164,11 +164,14 @@ export function authenticate(deps: AuthDeps, o: { submission: boolean }) {
       account = await deps.tokens.authenticate(Array.isArray(header) ? header[0] : header);
     } catch (err) {
       // guessing tokens costs the guesser's address, before any account's budget
-      if (!deps.addressLimiter.take(req.ip)) throw new AppError(ErrorCode.RATE_LIMITED);
+      if (!(await deps.addressLimiter.take(req.ip))) throw new AppError(ErrorCode.RATE_LIMITED);
       throw err;
     }
-    if (!deps.limiter.take(account.id)) throw new AppError(ErrorCode.RATE_LIMITED);
-    if (o.submission && !deps.limiter.firstInWindow(account.id, req.routeOptions.url ?? req.url, req.body)) {
+    if (!(await deps.limiter.take(account.id))) throw new AppError(ErrorCode.RATE_LIMITED);
+    if (
+      o.submission &&
+      !(await deps.limiter.firstInWindow(account.id, req.routeOptions.url ?? req.url, req.body))
+    ) {
       throw new AppError(ErrorCode.TOO_FREQUENT, {
         zh: '相同请求提交过于频繁',
         en: 'the same request was submitted too quickly',

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { repeatDigest, type RequestLimits } from '../domain/request-limits.ts';
 
 /**
  * In-process request limits (seed 10002 / 10003). Per key (an account, an access key, a client
@@ -45,9 +45,7 @@ export class RequestLimiter {
     if (this.repeatWindowMs === 0) return true;
     const now = this.clock.now();
     this.forgetRepeatsBefore(now - this.repeatWindowMs);
-    const digest = createHash('sha256')
-      .update(`${key}\n${route}\n${JSON.stringify(body ?? null)}`)
-      .digest('hex');
+    const digest = repeatDigest(key, route, body);
     const last = this.recent.get(digest);
     if (last !== undefined && now - last < this.repeatWindowMs) return false;
     this.recent.delete(digest);
@@ -66,5 +64,25 @@ export class RequestLimiter {
       if (at > cutoff) return;
       this.recent.delete(digest);
     }
+  }
+}
+
+/**
+ * The in-process limits behind the RequestLimits port: one API process (no DHS_REDIS_URL). With
+ * several API processes each would count alone; src/repositories/redis-limits.ts shares them.
+ */
+export class InProcessRequestLimits implements RequestLimits {
+  readonly limiter: RequestLimiter;
+
+  constructor(clock: { now(): number }, perMinute: number, repeatWindowMs: number, maxKeys?: number) {
+    this.limiter = new RequestLimiter(clock, perMinute, repeatWindowMs, maxKeys);
+  }
+
+  async take(key: string): Promise<boolean> {
+    return this.limiter.take(key);
+  }
+
+  async firstInWindow(key: string, route: string, body: unknown): Promise<boolean> {
+    return this.limiter.firstInWindow(key, route, body);
   }
 }

@@ -54,6 +54,8 @@ export class Worker {
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private slots: Promise<void>[] = [];
   private wakers: Array<() => void> = [];
+  /** Stops the wake-ups of queue.listen (resolves once listening, or given up to polling). */
+  private unlisten: Promise<() => Promise<void>> = Promise.resolve(async () => undefined);
 
   constructor(private readonly o: WorkerOptions) {
     this.handlers = new Map(o.handlers.map((h) => [h.kind, h]));
@@ -68,14 +70,30 @@ export class Worker {
     // for running renders to end (every other slot may be busy for minutes). A callback is one POST
     // with a 10 s timeout, so the extra slot costs little. (The claim order puts them first too.)
     if (this.handlers.has(QueueKind.CALLBACK)) this.slots.push(this.loop([QueueKind.CALLBACK]));
+    // Woken when an item is due (this process's enqueues; every process's on PostgreSQL), so a
+    // submission starts within milliseconds; the poll every pollIntervalMs stays as the fallback.
+    this.unlisten = this.o.queue
+      .listen(
+        () => this.wake(),
+        (err) => this.o.log.warn({ err }, 'queue listener trouble: polling until it is back'),
+      )
+      .catch((err: unknown) => {
+        this.o.log.warn({ err }, 'queue listener failed: polling only');
+        return async () => undefined;
+      });
     this.o.log.info({ workerId: this.o.workerId, concurrency: this.o.concurrency }, 'worker started');
   }
 
-  /** New work was enqueued in this process: look now instead of at the next poll. */
+  /** New work was enqueued (here, or in another process): look now instead of at the next poll. */
   wake(): void {
     const w = this.wakers;
     this.wakers = [];
     for (const f of w) f();
+  }
+
+  /** Resolves once the wake-ups of start() are set up (or given up for polling alone). */
+  async listening(): Promise<void> {
+    await this.unlisten;
   }
 
   get activeCount(): number {
@@ -86,6 +104,7 @@ export class Worker {
     if (!this.running) return;
     this.stopping = true;
     this.wake();
+    await (await this.unlisten)().catch(() => undefined);
     const all = () => Promise.all([...this.inFlight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'grace'>((res) => {
@@ -192,12 +211,13 @@ export class Worker {
       // cause) is told here, with the item's ref, and in the queue's record; never to the customer.
       if (reason === null && (!isAppError(caught) || internalDetail(caught) !== '')) {
         const inner = isAppError(caught) ? caught.cause : caught;
-        log.error({ err: inner, code: err.code, msg: err.detail.en }, 'handler failed unexpectedly');
+        // `detail`, not `msg`: pino's own message key would appear twice in the line
+        log.error({ err: inner, code: err.code, detail: err.detail.en }, 'handler failed unexpectedly');
       }
       if (err.retryable && item.attempts < item.max_attempts) {
         const delay = handler.retryDelayMs?.(item.attempts) ?? jobRetryDelayMs(item.attempts);
         log.warn(
-          { code: err.code, msg: err.detail.en, attempt: item.attempts, retryInMs: delay },
+          { code: err.code, detail: err.detail.en, attempt: item.attempts, retryInMs: delay },
           'retrying later',
         );
         await queue.retry(item.id, workerId, delay, operatorRecord(err));
@@ -213,6 +233,15 @@ export class Worker {
 
   private async giveUp(handler: JobHandler, item: QueueItem, err: AppError, log: Logger): Promise<void> {
     try {
+      // Still ours? A worker whose lease ran out before its heartbeat noticed (its event loop held by a
+      // long synchronous step, the process paused) may fail only because the worker that took the item
+      // over cleared its files; it must not end a job another worker is running (a failure callback,
+      // points returned, then a success). Renewing the lease also keeps it ours while giving up.
+      if (!(await this.o.queue.heartbeat(item.id, this.o.workerId, this.o.leaseMs))) {
+        log.warn({ code: err.code }, 'lease lost before giving up: another worker has this item');
+        this.o.metrics.handlerOutcomes.inc({ kind: item.kind, outcome: 'lease_lost' });
+        return;
+      }
       await handler.giveUp(item, err, log);
       await this.o.queue.fail(item.id, this.o.workerId, `${err.code}: ${operatorRecord(err)}`);
       this.o.metrics.handlerOutcomes.inc({ kind: item.kind, outcome: 'failed' });

@@ -1,11 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname, join, normalize, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface BlobInfo {
   size: number;
   mtimeMs: number;
+  /** Changes whenever the stored bytes do (an HTTP entity tag, quotes included). */
+  etag: string;
 }
 
 /**
@@ -13,7 +15,10 @@ export interface BlobInfo {
  * adapter implements the same port. Keys are relative paths like `results/<random>/video.mp4`.
  */
 export interface BlobStore {
-  /** Stores a local file under `key` (atomically: readers never see half a file). */
+  /**
+   * Stores a local file under `key` (atomically: readers never see half a file). The store may take
+   * the file (the disk store moves it): callers hand it a file they no longer need.
+   */
   put(key: string, srcFile: string): Promise<void>;
   /** Copies the blob to a local file. */
   download(key: string, destFile: string): Promise<void>;
@@ -30,6 +35,31 @@ export interface BlobStore {
   publicUrl(key: string): string;
 }
 
+/**
+ * How the URL handed out for a stored result is made (inspect's videoUrl and newAudioUrl, speech
+ * detail's url, the callbacks): asked when the URL is handed out, so a time-limited URL is fresh.
+ */
+export interface ResultLinks {
+  /** Whether the URLs expire (presigned): then they are made at read time, never stored. */
+  readonly expiring: boolean;
+  url(key: string): Promise<string>;
+}
+
+/** The server's own `/files/...` URLs (`BlobStore.publicUrl`): permanent, served by any API process. */
+export function publicResultLinks(blobs: Pick<BlobStore, 'publicUrl'>): ResultLinks {
+  return { expiring: false, url: (key) => Promise.resolve(blobs.publicUrl(key)) };
+}
+
+/** `${base}/files/<key>`, each path segment URL-encoded. */
+export function filesUrl(publicBaseUrl: string, key: string): string {
+  return `${publicBaseUrl}/files/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Where blobs live (DHS_BLOB_URL): a folder on this machine, or a bucket (and key prefix) of S3. */
+export type BlobLocation =
+  | { kind: 'file'; root: string }
+  | { kind: 's3'; bucket: string; prefix: string; forcePathStyle: boolean; region: string | undefined };
+
 const SAFE_KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 export function isSafeBlobKey(key: string): boolean {
@@ -39,11 +69,13 @@ export function isSafeBlobKey(key: string): boolean {
 export class LocalDiskBlobStore implements BlobStore {
   private readonly root: string;
 
+  /** Blobs under `root` (DHS_BLOB_URL=file:///root), by default `<dataDir>/blobs`. */
   constructor(
     dataDir: string,
     private readonly publicBaseUrl: string,
+    root?: string,
   ) {
-    this.root = join(dataDir, 'blobs');
+    this.root = resolve(root ?? join(dataDir, 'blobs'));
   }
 
   private path(key: string): string {
@@ -77,7 +109,10 @@ export class LocalDiskBlobStore implements BlobStore {
   async stat(key: string): Promise<BlobInfo | null> {
     try {
       const s = await stat(this.path(key));
-      return s.isFile() ? { size: s.size, mtimeMs: s.mtimeMs } : null;
+      if (!s.isFile()) return null;
+      // a file is replaced by a rename, never rewritten in place: size and mtime tell its versions apart
+      const etag = `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
+      return { size: s.size, mtimeMs: s.mtimeMs, etag };
     } catch {
       return null;
     }
@@ -96,6 +131,6 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   publicUrl(key: string): string {
-    return `${this.publicBaseUrl}/files/${key.split('/').map(encodeURIComponent).join('/')}`;
+    return filesUrl(this.publicBaseUrl, key);
   }
 }

@@ -31,6 +31,8 @@ export interface JobResult {
   resultKey: string;
   durationSec: number;
   newAudioUrl?: string;
+  /** The blob key behind newAudioUrl (presigned URLs are made from it when handed out). */
+  newAudioKey?: string;
 }
 
 /** The row a submission starts as: status 1, nothing reserved beyond the submission's points. */
@@ -51,6 +53,7 @@ export function newJobRow(input: SubmitJobInput, now: number): Job {
     result_url: '',
     result_key: '',
     new_audio_url: '',
+    new_audio_key: '',
     duration: 0,
     reserved_points: input.reservePoints,
     fee: 0,
@@ -232,6 +235,7 @@ export class JobsRepository {
           result_url: result.resultUrl,
           result_key: result.resultKey,
           ...(result.newAudioUrl === undefined ? {} : { new_audio_url: result.newAudioUrl }),
+          ...(result.newAudioKey === undefined ? {} : { new_audio_key: result.newAudioKey }),
           duration,
           fee: s.fee,
           updated_at: now,

@@ -24,6 +24,12 @@ const FINISHED_STATES: readonly QueueState[] = ['done', 'failed'];
  */
 export const CALLBACK_PRIORITY = 10;
 
+/**
+ * The PostgreSQL channel a due item is announced on (NOTIFY in the enqueueing transaction, so it
+ * arrives at commit): idle workers in every process wake at once instead of at their next poll.
+ */
+export const QUEUE_CHANNEL = 'dhs_queue';
+
 export interface EnqueueInput {
   kind: string;
   refId: string;
@@ -43,11 +49,45 @@ export interface EnqueueInput {
  * extends; an item whose lease ran out (worker killed) is claimable again.
  */
 export class QueueRepository {
+  /** In-process listeners of due items (a worker sharing this process, serve's worker child). */
+  private readonly dueListeners = new Set<() => void>();
+
   constructor(
     private readonly database: Database,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
+
+  /**
+   * `fn` is called after an item due now was enqueued in this process and committed (or handed back
+   * at shutdown). Returns the unsubscribe.
+   */
+  onDue(fn: () => void): () => void {
+    this.dueListeners.add(fn);
+    return () => this.dueListeners.delete(fn);
+  }
+
+  /**
+   * A worker's wake-ups: this process's due items (onDue), and on PostgreSQL those of every process
+   * (LISTEN). Polling stays the fallback: a notification lost while the listener reconnects costs at
+   * most one poll interval. Returns the stop.
+   */
+  async listen(onDue: () => void, onError?: (err: unknown) => void): Promise<() => Promise<void>> {
+    const off = this.onDue(onDue);
+    const listener = await this.database.listen(QUEUE_CHANNEL, onDue, onError);
+    return async () => {
+      off();
+      await listener.close();
+    };
+  }
+
+  /** Tells listeners here and (PostgreSQL) in other processes, once `db`'s writes are committed. */
+  private async announceDue(db: Kysely<DB>): Promise<void> {
+    await this.database.notify(db, QUEUE_CHANNEL);
+    this.database.afterCommit(db, () => {
+      for (const fn of this.dueListeners) fn();
+    });
+  }
 
   /** Enqueues inside the caller's transaction (or on its own when `db` is the plain handle). */
   async enqueue(db: Kysely<DB>, input: EnqueueInput): Promise<string | null> {
@@ -78,7 +118,9 @@ export class QueueRepository {
       })
       .onConflict((oc) => oc.column('dedupe_key').doNothing())
       .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? id : null;
+    const inserted = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+    if (inserted && (input.runAt ?? now) <= now) await this.announceDue(db);
+    return inserted ? id : null;
   }
 
   /**
@@ -97,6 +139,7 @@ export class QueueRepository {
         body: e.callback.body,
         accountId: e.accountId,
         messageId: callbackMessageId(e.eventKey),
+        ...(e.callback.links === undefined ? {} : { links: e.callback.links }),
       } satisfies CallbackPayload,
       maxAttempts: CALLBACK_MAX_ATTEMPTS,
       priority: CALLBACK_PRIORITY,
@@ -190,7 +233,10 @@ export class QueueRepository {
 
   /** Graceful shutdown: hand the item back at once, without counting the interrupted attempt. */
   async release(id: string, workerId: string): Promise<boolean> {
-    return this.requeue(id, workerId, { delayMs: 0, attemptsBack: 1 });
+    const released = await this.requeue(id, workerId, { delayMs: 0, attemptsBack: 1 });
+    // another process's worker may take it now rather than at its next poll
+    if (released) await this.announceDue(this.database.db);
+    return released;
   }
 
   private async requeue(

@@ -1,4 +1,9 @@
-import { callbackPayloadSchema, callbackRetryDelayMs, webhookHeaders } from '../../domain/callbacks.ts';
+import {
+  callbackPayloadSchema,
+  callbackRetryDelayMs,
+  webhookHeaders,
+  type CallbackPayload,
+} from '../../domain/callbacks.ts';
 import { AppError, ErrorCode } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
 import { parseStored } from '../../domain/payloads.ts';
@@ -18,7 +23,7 @@ export function callbackHandler(deps: HandlerDeps): JobHandler {
       const p = parseStored(callbackPayloadSchema, item.payload, 'callback');
       const account = await deps.accounts.findById(p.accountId);
       if (account === null) return;
-      const body = JSON.stringify(p.body);
+      const body = JSON.stringify(await withFreshLinks(deps, p));
       const ts = Math.floor(deps.clock.now() / 1000);
       const started = Date.now();
       let status: number | null = null;
@@ -54,4 +59,16 @@ export function callbackHandler(deps: HandlerDeps): JobHandler {
       log.warn({ ref: item.ref_id, attempts: item.attempts, reason: err.detail.en }, 'callback given up');
     },
   };
+}
+
+/**
+ * The body to send now: with presigned result URLs (they expire) each linked field gets a URL made at
+ * this delivery, so a callback retried hours later still links for the URLs' full lifetime; the
+ * webhook-id stays the same. Permanent URLs go as they were stored.
+ */
+async function withFreshLinks(deps: HandlerDeps, p: CallbackPayload): Promise<Record<string, unknown>> {
+  if (!deps.resultLinks.expiring || p.links === undefined) return p.body;
+  const body = { ...p.body };
+  for (const [field, key] of Object.entries(p.links)) body[field] = await deps.resultLinks.url(key);
+  return body;
 }
