@@ -69,6 +69,7 @@ export default tseslint.config(
       'eval-results/',
       'test/.fixtures/',
       '.scratch/',
+      'sdk/dist/',
     ],
   },
   js.configs.recommended,

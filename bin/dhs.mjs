@@ -12,6 +12,15 @@ if ((args[0] === 'serve' || args[0] === 'worker') && process.env.DHS_TOOLS_CHECK
   const res = spawnSync(process.execPath, [check], { stdio: 'inherit' });
   if (res.status !== 0) process.exit(res.status ?? 1);
 }
-register();
-const { main } = await import('../src/main.ts');
-await main(args);
+// the project's own tsconfig, whatever the current directory (a global install runs from anywhere)
+register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+const { silenceKnownWarnings } = await import('../src/node-warnings.ts');
+silenceKnownWarnings();
+// customer commands talk HTTP to a server: they load neither the server's modules nor its config
+const customer = await import('../src/cli/customer.ts');
+if (customer.isCustomerCommand(args[0])) {
+  process.exitCode = await customer.runCustomer(args);
+} else {
+  const { main } = await import('../src/main.ts');
+  await main(args);
+}

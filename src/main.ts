@@ -1,6 +1,8 @@
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { AppError } from './domain/errors.ts';
+import { checkEngines, formatChecks } from './engines/remote/check.ts';
 import type { Worker } from './jobs/worker.ts';
 import { AccountsRepository } from './repositories/accounts.repository.ts';
 import { systemClock } from './repositories/clock.ts';
@@ -9,6 +11,7 @@ import { cryptoRandom } from './repositories/random.ts';
 import { LogDestination } from './log-destination.ts';
 import { WorkerProcess } from './worker-process.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
+import { CUSTOMER_USAGE, isCustomerCommand, runCustomer } from './cli/customer.ts';
 
 /** How long the last log lines may take to leave; and what shutdown may take past the grace period. */
 const LOG_FLUSH_MS = 1000;
@@ -24,8 +27,12 @@ Usage:
   dhs account quota ACCESS_KEY [--lite N] [--pro N]
   dhs account list [--json]
   dhs account disable ACCESS_KEY
+  dhs engines check [--json]  each configured remote engine: reachable, its version where it tells
 
-Configuration is read from the environment only (see README).`;
+Server and operator commands read their configuration from the environment only (see README): run
+account commands with the server's DHS_DATA_DIR / DHS_DATABASE_URL, or they write to another database.
+
+${CUSTOMER_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -36,10 +43,16 @@ export async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     }
+    // customer commands are HTTP clients of a server: no configuration, no database
+    if (isCustomerCommand(cmd)) {
+      process.exitCode = await runCustomer(argv);
+      return;
+    }
     const config = loadConfig();
     if (cmd === 'serve') return await serve(config, true);
     if (cmd === 'worker') return await serve(config, false);
     if (cmd === 'account') return await account(config, rest);
+    if (cmd === 'engines') return await engines(config, rest);
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
@@ -73,6 +86,17 @@ async function serve(config: Config, withHttp: boolean): Promise<void> {
   const ownProcess = withHttp && config.workerConcurrency > 0 && config.workerIsolation === 'process';
   const worker: Worker | null = ownProcess ? null : runtime.worker(log);
   const workerProcess = ownProcess ? new WorkerProcess(log) : null;
+  // SQLite cannot tell another process that an item is due: serve tells its worker child itself over
+  // the IPC channel (on PostgreSQL every worker LISTENs; a `dhs worker` of its own polls on SQLite).
+  if (workerProcess !== null && runtime.database.dialect === 'sqlite')
+    runtime.queue.onDue(() => workerProcess.wake());
+  if (worker !== null && process.send !== undefined) {
+    process.on('message', (m) => {
+      if (m === 'wake') worker.wake();
+    });
+    // the channel alone does not keep a worker alive (it exits on its own signal handling)
+    process.channel?.unref();
+  }
 
   let stopping = false;
   /** The last lines get a moment to reach the log reader, never more: it may be gone. */
@@ -162,6 +186,9 @@ async function account(config: Config, args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   // Account commands touch only the database: no media tools needed.
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  // which database: a wrong DHS_DATA_DIR otherwise makes keys the server has never heard of (20001).
+  // stderr, so that --json output stays one line.
+  console.error(`dhs: database ${describeDatabase(config)}`);
   const accounts = new AccountsRepository(database, systemClock, cryptoRandom);
   try {
     const json = rest.includes('--json');
@@ -230,4 +257,29 @@ async function account(config: Config, args: string[]): Promise<void> {
   } finally {
     await database.close();
   }
+}
+
+/** `dhs engines check`: exit code 1 when a configured engine does not answer as it should. */
+async function engines(config: Config, args: string[]): Promise<void> {
+  if (args[0] !== 'check') throw new UsageError(`unknown engines command "${args[0] ?? ''}"`);
+  const checks = await checkEngines(config.engines);
+  if (args.includes('--json')) console.log(JSON.stringify(checks));
+  else console.log(formatChecks(checks, config.lipSyncEngine, config.engines));
+  if (checks.some((c) => !c.ok)) process.exitCode = 1;
+}
+
+/** The database operator commands use, as an operator can compare it with the server's (no password). */
+function describeDatabase(config: Config): string {
+  const url = config.databaseUrl;
+  if (url !== undefined && /^postgres(ql)?:/.test(url)) {
+    try {
+      const u = new URL(url);
+      u.password = '';
+      return `PostgreSQL ${u.toString()}`;
+    } catch {
+      return 'PostgreSQL (DHS_DATABASE_URL)';
+    }
+  }
+  const file = url?.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(config.dataDir, 'dhs.sqlite');
+  return `SQLite ${resolve(file)}`;
 }

@@ -25,6 +25,7 @@ const TABLES: ReadonlyArray<[keyof DB, string]> = [
   ['queue', 'id'],
   ['callback_deliveries', 'id'],
   ['avatars', 'id'],
+  ['uploads', 'key'],
 ];
 
 const PAGE = 500;

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { HumanFacePresence, type FacePresence } from './engines/face/face-check.ts';
@@ -7,8 +8,9 @@ import { SampleLipSync } from './engines/lipsync/sample-engine.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from './engines/ports.ts';
 import { BasicVoiceTrainer } from './engines/voice/basic-trainer.ts';
 import { EspeakSpeechEngine } from './engines/voice/espeak-tts.ts';
-import { buildApp } from './http/app.ts';
-import { RequestLimiter } from './http/rate-limit.ts';
+import { remoteLipSync, remoteSpeech } from './engines/remote/index.ts';
+import { buildApp, type AppDeps } from './http/app.ts';
+import { InProcessRequestLimits } from './http/rate-limit.ts';
 import { callbackHandler } from './jobs/handlers/callback.handler.ts';
 import { retentionHandler, scheduleRetention } from './jobs/handlers/retention.handler.ts';
 import type { HandlerDeps } from './jobs/handlers/deps.ts';
@@ -20,7 +22,8 @@ import { Workspaces } from './jobs/workspace.ts';
 import { Metrics } from './metrics.ts';
 import { AvatarsRepository } from './repositories/avatars.repository.ts';
 import { AccountsRepository } from './repositories/accounts.repository.ts';
-import { LocalDiskBlobStore, type BlobStore } from './repositories/blobs.ts';
+import { openBlobStore, resultLinksFor } from './repositories/blob-stores.ts';
+import type { BlobStore } from './repositories/blobs.ts';
 import { CallbacksRepository } from './repositories/callbacks.repository.ts';
 import { systemClock, type Clock } from './repositories/clock.ts';
 import { openDatabase, type Database } from './repositories/db/connect.ts';
@@ -31,13 +34,17 @@ import { JobsRepository } from './repositories/jobs.repository.ts';
 import { LedgerRepository } from './repositories/ledger.repository.ts';
 import type { MediaTool } from './repositories/media.ts';
 import { QueueRepository } from './repositories/queue.repository.ts';
+import { connectRedis, RedisRequestLimits, type RedisConnection } from './repositories/redis-limits.ts';
 import { cryptoRandom, type RandomSource } from './repositories/random.ts';
 import { SafeFetcher } from './repositories/safe-fetcher.ts';
 import { TokensRepository } from './repositories/tokens.repository.ts';
+import { UploadStaging } from './repositories/upload-staging.ts';
+import { UploadsRepository } from './repositories/uploads.repository.ts';
 import { VoicesRepository } from './repositories/voices.repository.ts';
 import { AvatarCacheStore } from './services/avatar-cache.ts';
 import { FilesService } from './services/files.service.ts';
 import { TokenService } from './services/tokens.service.ts';
+import { UploadsService } from './services/uploads.service.ts';
 import { UserService } from './services/user.service.ts';
 import { VoicesService } from './services/voices.service.ts';
 import { WorksService } from './services/works.service.ts';
@@ -54,6 +61,8 @@ export interface RuntimeOverrides {
   trainer?: VoiceTrainer;
   face?: FacePresence;
   pgSchema?: string;
+  /** With DHS_REDIS_URL: the prefix of the limits' keys (tests keep apart with it). */
+  redisKeyPrefix?: string;
   /** Fastify logger off (tests). */
   quiet?: boolean;
   log?: Logger;
@@ -106,11 +115,17 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
   const voices = new VoicesRepository(database, queue, clock, random);
   const ledger = new LedgerRepository(database);
   const callbacks = new CallbacksRepository(database, clock, random);
-  const blobs = o.blobs ?? new LocalDiskBlobStore(config.dataDir, config.publicUrl);
+  const blobs = o.blobs ?? openBlobStore(config.blobs, config);
+  const resultLinks = resultLinksFor(blobs, config.resultUrls);
   const fetcher = o.fetcher ?? new SafeFetcher({ allowHosts: config.fetchAllowHosts });
   const metrics = new Metrics();
   const workspaces = new Workspaces(config.dataDir);
   const avatars = new AvatarCacheStore(new AvatarsRepository(database, clock, random), blobs, random);
+  const uploadStaging = new UploadStaging(join(config.dataDir, 'uploads-tmp'));
+  const uploads = new UploadsService(
+    { uploads: new UploadsRepository(database), staging: uploadStaging, blobs, clock, random },
+    { publicUrl: config.publicUrl, maxBytes: config.uploads.maxBytes, ttlDays: config.uploads.ttlDays },
+  );
 
   let media = o.media;
   const needMedia =
@@ -126,26 +141,36 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
   }
   if (media === undefined) throw new Error('no media tool');
   const mediaTool = media;
+  const engineDeps = { media: mediaTool, observer: metrics.observeEngine.bind(metrics) };
   const lipSync =
     o.lipSync ??
+    remoteLipSync(config.lipSyncEngine, config.engines, engineDeps) ??
     (config.lipSyncEngine === 'passthrough'
       ? new PassthroughLipSync(mediaTool)
       : new SampleLipSync(mediaTool, {
           onPreparation: (outcome) => metrics.avatarPreparations.inc({ engine: 'sample', outcome }),
         }));
+  const localSpeech = o.speech ?? new EspeakSpeechEngine(mediaTool);
+  const localTrainer = o.trainer ?? new BasicVoiceTrainer(mediaTool);
+  const remote =
+    o.speech === undefined && o.trainer === undefined
+      ? remoteSpeech(config.engines, { ...engineDeps, blobs, localSpeech, localTrainer })
+      : undefined;
   const handlerDeps: HandlerDeps = {
     accounts,
     jobs,
     voices,
     callbacks,
     blobs,
+    resultLinks,
     fetcher,
+    uploads,
     media,
     face: o.face ?? new HumanFacePresence(media),
     lipSync,
     avatars,
-    speech: o.speech ?? new EspeakSpeechEngine(media),
-    trainer: o.trainer ?? new BasicVoiceTrainer(media),
+    speech: remote?.speech ?? localSpeech,
+    trainer: remote?.trainer ?? localTrainer,
     workspaces,
     metrics,
     clock,
@@ -157,10 +182,68 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     maxAttempts: config.jobs.maxAttempts,
   };
   const tokens = new TokenService(accounts, tokensRepo, clock, random, config.tokenTtlMs);
-  const works = new WorksService({ jobs, voices, urls: fetcher, random }, limits);
-  const voiceService = new VoicesService({ voices, jobs, urls: fetcher, random }, limits);
+  const works = new WorksService(
+    { jobs, voices, urls: fetcher, uploads, random, links: resultLinks },
+    limits,
+  );
+  const voiceService = new VoicesService(
+    { voices, jobs, urls: fetcher, uploads, random, links: resultLinks },
+    limits,
+  );
   const user = new UserService(ledger, config.timeZone);
-  const limiter = new RequestLimiter(clock, config.limits.ratePerMinute, config.limits.repeatWindowMs);
+  // Request limits (10002 / 10003): in this process, or shared by every API process through Redis
+  // (DHS_REDIS_URL), connected when the first app is built (a worker never needs it).
+  let redis: RedisConnection | undefined;
+  let requestLimitsOnce: Promise<Pick<AppDeps, 'limiter' | 'addressLimiter'>> | undefined;
+  const requestLimits = () => {
+    requestLimitsOnce ??= (async () => {
+      const { ratePerMinute, repeatWindowMs, addressRatePerMinute } = config.limits;
+      if (config.redisUrl === undefined) {
+        return {
+          limiter: new InProcessRequestLimits(clock, ratePerMinute, repeatWindowMs),
+          addressLimiter: new InProcessRequestLimits(clock, addressRatePerMinute, 0),
+        };
+      }
+      let warnedAt = Number.NEGATIVE_INFINITY;
+      const onError = (err: unknown) => {
+        // at most one line per 10 s while Redis is away
+        if (Date.now() - warnedAt < 10_000) return;
+        warnedAt = Date.now();
+        (o.log ?? silentLog).warn({ err }, 'redis unavailable: request limits are not enforced meanwhile');
+      };
+      redis = await connectRedis(config.redisUrl, { onError });
+      const prefix = o.redisKeyPrefix ?? 'dhs:limits:';
+      return {
+        limiter: new RedisRequestLimits(redis, {
+          clock,
+          perMinute: ratePerMinute,
+          repeatWindowMs,
+          prefix: `${prefix}account:`,
+          onError,
+        }),
+        addressLimiter: new RedisRequestLimits(redis, {
+          clock,
+          perMinute: addressRatePerMinute,
+          repeatWindowMs: 0,
+          prefix: `${prefix}address:`,
+          onError,
+        }),
+      };
+    })();
+    return requestLimitsOnce;
+  };
+  // Job and queue gauges come from two grouped counts; a scrape storm reuses the last ones.
+  let gaugesAt = Number.NEGATIVE_INFINITY;
+  const collectGauges = async () => {
+    const now = clock.now();
+    if (now - gaugesAt < config.metricsRefreshMs) return;
+    gaugesAt = now;
+    const [byStatus, byState] = await Promise.all([jobs.countByStatus(), queue.countByState()]);
+    metrics.jobs.reset();
+    for (const r of byStatus) metrics.jobs.set({ type: r.type, status: String(r.status) }, r.count);
+    metrics.queueItems.reset();
+    for (const r of byState) metrics.queueItems.set({ kind: r.kind, state: r.state }, r.count);
+  };
 
   const runtime: Runtime = {
     config,
@@ -179,6 +262,8 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     ready: false,
     scheduleRetention: (delayMs) => scheduleRetention(queue, database.db, clock.now(), delayMs),
     async app() {
+      // what an API process that died mid-upload left in the staging folder
+      void uploadStaging.removeStale(60 * 60 * 1000).catch(() => undefined);
       return buildApp({
         logLevel: config.logLevel,
         bodyLimit: config.bodyLimit,
@@ -188,19 +273,15 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
         voices: voiceService,
         user,
         files: new FilesService(blobs),
-        limiter,
+        uploads,
+        ...(await requestLimits()),
+        http: { ...config.http, uploadTimeoutMs: config.uploads.timeoutMs },
+        metricsToken: config.metricsToken,
         metrics,
         isReady: () => runtime.ready,
         ...(o.quiet ? { logger: false } : {}),
         ...(o.httpLogger === undefined ? {} : { loggerInstance: o.httpLogger }),
-        async collectGauges() {
-          metrics.jobs.reset();
-          for (const r of await jobs.countByStatus())
-            metrics.jobs.set({ type: r.type, status: String(r.status) }, r.count);
-          metrics.queueItems.reset();
-          for (const r of await queue.countByState())
-            metrics.queueItems.set({ kind: r.kind, state: r.state }, r.count);
-        },
+        collectGauges,
       });
     },
     worker(log) {
@@ -230,7 +311,10 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
         jobTimeoutMs: config.jobs.timeoutMs,
       });
     },
-    close: () => database.close(),
+    async close() {
+      redis?.disconnect();
+      await database.close();
+    },
   };
   return runtime;
 }

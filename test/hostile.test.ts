@@ -261,6 +261,21 @@ describe('bodies, connections, floods', () => {
   });
 });
 
+describe('after the corpus', () => {
+  test('the server still answers and its memory stayed bounded', async () => {
+    const h = await createHarness();
+    try {
+      const res = await h.app.inject({ method: 'GET', url: '/healthz' });
+      assert.equal(res.statusCode, 200);
+      // this process ran the whole corpus above (servers, synthesis, 200 KB bodies) in one heap
+      const rssMb = process.memoryUsage().rss / 2 ** 20;
+      assert.ok(rssMb < 1024, `resident memory ${rssMb.toFixed(0)} MB`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('request limiter memory', () => {
   test('20,000 distinct keys keep the maps at their bound; old repeats leave as time passes', () => {
     const clock = new ManualClock(0);

@@ -117,6 +117,12 @@ describe('pipelines', () => {
     assert.equal(td.status, 3, String(td.errorMessage));
     assert.ok(Number(td.duration) >= 2);
     assert.match(String(td.newAudioUrl), /speech\.mp3$/);
+    // the speech's key is kept with the job (presigned URLs are made from it when handed out)
+    const row = await h.runtime.jobs.get(t.data.jobId);
+    assert.equal(
+      row?.new_audio_key,
+      `${row?.result_key.slice(0, row.result_key.lastIndexOf('/'))}/speech.mp3`,
+    );
     const a = await h.post<{ jobId: string }>(
       '/works/create',
       { text: '今天是2026年11月25日，温度是25%。' },

@@ -41,7 +41,12 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
   assert.equal(badEnv.status, 2);
   assert.match(badEnv.stderr, /DHS_WORKER_CONCURRENCY/);
 
-  const server = spawn(process.execPath, [dhs, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // serve's worker child looks for jobs every 10 s here: a submission reaches it at once over the IPC
+  // channel (SQLite cannot tell another process), so the work below starts long before that
+  const server = spawn(process.execPath, [dhs, 'serve'], {
+    env: { ...env, DHS_POLL_INTERVAL_MS: '10000', DHS_METRICS_REFRESH_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     // the "dhs ready" log line carries the port (PORT=0 picks a free one)
     let buf = '';
@@ -78,6 +83,17 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
     assert.equal(((await res.json()) as { code: number }).code, 20004);
     assert.ok(res.headers.get('x-request-id'));
     // the work is made by the worker process serve started beside the API
+    // once it has run the start-up retention sweep it is idle, its next poll 10 s away
+    const workerIdle = Date.now() + 60_000;
+    while (
+      !/dhs_queue_items\{kind="retention",state="done"\} 1/.test(
+        await (await fetch(`${base}/metrics`)).text(),
+      )
+    ) {
+      assert.ok(Date.now() < workerIdle, 'the worker never ran the start-up retention sweep');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const submittedAt = Date.now();
     const created = (await (
       await fetch(`${base}/api/model/v5/works/create`, {
         method: 'POST',
@@ -88,6 +104,7 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
     assert.equal(created.code, 0);
     const deadline = Date.now() + 60_000;
     let status = 0;
+    let startedAfter = Number.POSITIVE_INFINITY;
     while (status < 3 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       const inspect = (await (
@@ -98,8 +115,10 @@ test('the real binary: account CLI, serve, healthz, token, balance, graceful sto
         })
       ).json()) as { data: { status: number } };
       status = inspect.data.status;
+      if (status >= 2 && startedAfter === Number.POSITIVE_INFINITY) startedAfter = Date.now() - submittedAt;
     }
     assert.equal(status, 3, 'the work was done');
+    assert.ok(startedAfter < 5000, `the worker started the work ${startedAfter} ms after its submission`);
     assert.match(logs(), /"role":"worker"[^\n]*"msg":"worker started"/);
   } finally {
     server.kill('SIGTERM');

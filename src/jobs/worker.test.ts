@@ -6,7 +6,7 @@ import { Metrics } from '../metrics.ts';
 import { ManualClock } from '../repositories/clock.ts';
 import { QueueRepository, type QueueItem } from '../repositories/queue.repository.ts';
 import { cryptoRandom } from '../repositories/random.ts';
-import { Worker, type HandlerContext, type JobHandler } from './worker.ts';
+import { Worker, toAppError, type HandlerContext, type JobHandler } from './worker.ts';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -202,4 +202,62 @@ test('callbacks have their own lane: one is delivered while a render holds the o
     releaseRender();
     await w.stop(1000);
   }
+});
+
+test('an unexpected error reaches the customer in words, its message only the log and the queue record', async () => {
+  const ffmpegFailure = new Error(
+    'ffmpeg exited with code 1:\n/var/lib/dhs/work/q_1/missing.input: No such file or directory',
+  );
+  const err = toAppError(ffmpegFailure, 'w_123');
+  assert.equal(err.code, ErrorCode.INTERNAL_STAGE);
+  assert.equal(err.retryable, true);
+  assert.equal(err.cause, ffmpegFailure);
+  for (const text of [err.detail.en, err.detail.zh]) {
+    assert.ok(!text.includes('/') && !/ffmpeg|No such file/.test(text), text);
+    assert.ok(text.includes('w_123'), text);
+  }
+  const planned = new AppError(ErrorCode.NO_FACE);
+  assert.equal(toAppError(planned, 'w_123'), planned, 'AppErrors made on purpose pass unchanged');
+
+  const logged: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const log = {
+    ...silent,
+    error: (obj: unknown, msg?: string) => {
+      logged.push({ obj: obj as Record<string, unknown>, msg: msg ?? '' });
+    },
+  };
+  const failing: JobHandler = {
+    kind: 'leaky',
+    run: () => Promise.reject(ffmpegFailure),
+    giveUp: () => Promise.resolve(),
+  };
+  const w = new Worker({
+    queue,
+    handlers: [failing],
+    clock,
+    metrics: new Metrics(),
+    log,
+    workerId: 'w-leaky',
+    concurrency: 1,
+    leaseMs: 60_000,
+    pollIntervalMs: 5,
+    jobTimeoutMs: 60_000,
+  });
+  const id = await queue.enqueue(tdb.database.db, {
+    kind: 'leaky',
+    refId: 'w_123',
+    payload: {},
+    maxAttempts: 1,
+  });
+  w.start();
+  try {
+    await until(async () => (await queue.get(id!))?.state === 'failed', 'item failed');
+  } finally {
+    await w.stop(1000);
+  }
+  assert.ok(
+    logged.some((l) => l.obj.err === ffmpegFailure),
+    'the failure itself is logged',
+  );
+  assert.match((await queue.get(id!))?.last_error ?? '', /missing\.input: No such file/);
 });

@@ -1,22 +1,19 @@
+import { contentTypeOf } from '../domain/content-types.ts';
 import type { BlobStore } from '../repositories/blobs.ts';
 import { isSafeBlobKey } from '../repositories/blobs.ts';
 
-/** What `GET /files/...` may hand out: finished results only, never kept inputs or avatar data. */
-const SERVED_PREFIXES = ['results/'] as const;
-
-const CONTENT_TYPES: Record<string, string> = {
-  mp4: 'video/mp4',
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  m4a: 'audio/mp4',
-  json: 'application/json',
-};
+/**
+ * What `GET /files/...` may hand out: finished results, and customers' uploads (to whoever holds
+ * their unguessable URL, like results: docs/decisions.md "Uploads"); never kept inputs (training
+ * recordings) or avatar data.
+ */
+const SERVED_PREFIXES = ['results/', 'uploads/'] as const;
 
 export interface ServedFile {
   key: string;
   size: number;
   contentType: string;
-  /** Changes whenever the stored object does. */
+  /** Changes whenever the stored object does: the store's own (S3's ETag; size and mtime on disk). */
   etag: string;
 }
 
@@ -29,13 +26,7 @@ export class FilesService {
     if (!isSafeBlobKey(key) || !SERVED_PREFIXES.some((p) => key.startsWith(p))) return null;
     const info = await this.blobs.stat(key);
     if (info === null) return null;
-    const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-    return {
-      key,
-      size: info.size,
-      contentType: CONTENT_TYPES[ext] ?? 'application/octet-stream',
-      etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
-    };
+    return { key, size: info.size, contentType: contentTypeOf(key), etag: info.etag };
   }
 
   /** The file's bytes, whole or one inclusive range. */

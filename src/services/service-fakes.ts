@@ -5,6 +5,7 @@
 import { AppError } from '../domain/errors.ts';
 import { JobStatus, type JobType } from '../domain/jobs.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
+import type { ResultLinks } from '../repositories/blobs.ts';
 import { FetchError } from '../repositories/fetcher.ts';
 import {
   newJobRow,
@@ -115,6 +116,25 @@ export class FakeVoices implements Pick<VoicesRepository, 'submitTraining' | 'ge
     const v = this.rows.get(id);
     return v !== undefined && v.account_id === accountId ? v : null;
   }
+}
+
+/** Result URLs as the server's own permanent ones: what was stored with the result is handed out. */
+export const storedLinks: ResultLinks = {
+  expiring: false,
+  url: () => Promise.reject(new Error('permanent URLs are stored with the result, never made again')),
+};
+
+/** Result URLs as an object store presigns them: a new one at every call, made from the key. */
+export function presignLinks(): ResultLinks & { made: string[] } {
+  const made: string[] = [];
+  return {
+    made,
+    expiring: true,
+    url(key) {
+      made.push(key);
+      return Promise.resolve(`https://bucket.example/${key}?X-Amz-Signature=${made.length}`);
+    },
+  };
 }
 
 /** URL checks as the safe fetcher makes them at submission: http(s) only, no loopback literal. */

@@ -8,6 +8,9 @@ import type { TokensRepository } from '../repositories/tokens.repository.ts';
 /** seed 2.1: sign = md5(accessKey + timestamp + secretKey), timestamp within ±3 minutes. */
 export const SIGN_WINDOW_MS = 3 * 60 * 1000;
 
+/** A timestamp whose value times 1000 is this close to now was sent in seconds, not milliseconds. */
+const SECONDS_LOOKALIKE_MS = 24 * 60 * 60 * 1000;
+
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
@@ -34,6 +37,16 @@ export class TokenService {
     if (account === null || account.disabled !== 0) throw new AppError(ErrorCode.ACCOUNT_NOT_FOUND);
     const now = this.clock.now();
     const ts = Number(timestamp);
+    if (Number.isSafeInteger(ts) && Math.abs(now - ts * 1000) <= SECONDS_LOOKALIKE_MS) {
+      // the most common slip: Unix seconds (10 digits) where the seed wants milliseconds (13)
+      throw new AppError(
+        ErrorCode.BAD_SIGNATURE,
+        t(
+          `时间戳 ${timestamp} 看起来是秒，必须是毫秒（13 位，如 ${now}）`,
+          `timestamp ${timestamp} looks like Unix seconds; it must be Unix milliseconds (13 digits, like ${now})`,
+        ),
+      );
+    }
     if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > SIGN_WINDOW_MS) {
       throw new AppError(
         ErrorCode.BAD_SIGNATURE,
@@ -63,8 +76,16 @@ export class TokenService {
 
   /** The account a token belongs to; 20002 for a missing, unknown, expired or revoked token. */
   async authenticate(token: string | undefined): Promise<Account> {
-    if (token === undefined || token === '' || token.length > 512)
-      throw new AppError(ErrorCode.INVALID_TOKEN);
+    if (token === undefined || token === '') {
+      throw new AppError(
+        ErrorCode.INVALID_TOKEN,
+        t(
+          '缺少 authorization-token 请求头：先用 GET /api/model/v5/oauth/token 获取 token，再放在该请求头中',
+          'the authorization-token header is missing: get a token from GET /api/model/v5/oauth/token and send it in that header',
+        ),
+      );
+    }
+    if (token.length > 512) throw new AppError(ErrorCode.INVALID_TOKEN);
     const account = await this.tokens.findAccount(sha256(token));
     if (account === null) throw new AppError(ErrorCode.INVALID_TOKEN);
     return account;

@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { ErrorCode } from '../domain/errors.ts';
-import { QueueKind } from '../domain/jobs.ts';
+import { JobStatus, QueueKind } from '../domain/jobs.ts';
 import { parseStored, synthParamsSchema } from '../domain/payloads.ts';
-import { codeOf, countingRandom, fakeAccount, FakeJobs, fakeUrls, FakeVoices } from './service-fakes.ts';
+import {
+  codeOf,
+  countingRandom,
+  fakeAccount,
+  FakeJobs,
+  fakeUrls,
+  FakeVoices,
+  presignLinks,
+  storedLinks,
+} from './service-fakes.ts';
 import { VoicesService } from './voices.service.ts';
 
 const limits = { maxRunning: 2, maxPending: 10, maxAttempts: 4 };
@@ -18,7 +27,10 @@ describe('VoicesService (fakes, no database)', () => {
   beforeEach(() => {
     jobs = new FakeJobs();
     voices = new FakeVoices();
-    service = new VoicesService({ voices, jobs, urls: fakeUrls, random: countingRandom() }, limits);
+    service = new VoicesService(
+      { voices, jobs, urls: fakeUrls, random: countingRandom(), links: storedLinks },
+      limits,
+    );
   });
 
   test('training needs an audio URL that may be fetched; the tier and attempts go to the repository', async () => {
@@ -93,5 +105,27 @@ describe('VoicesService (fakes, no database)', () => {
     assert.equal(detail.jobId, jobId);
     assert.equal(detail.accessKey, account.access_key);
     assert.equal(await code(service.createDetail(account, 'PRO', { jobId })), ErrorCode.NOT_FOUND);
+  });
+
+  test('speech detail of a finished job: a presigned url made from the key when links expire', async () => {
+    voices.add({ id: 'spk_lite', type: 'LITE' });
+    const { jobId } = await service.create(account, 'LITE', { speakerId: 'spk_lite', content: 'hello' });
+    const row = jobs.rows.get(jobId);
+    assert.ok(row);
+    Object.assign(row, {
+      status: JobStatus.DONE,
+      result_url: 'http://dhs/files/results/s/speech.mp3',
+      result_key: 'results/s/speech.mp3',
+    });
+    assert.equal(
+      (await service.createDetail(account, 'LITE', { jobId })).url,
+      'http://dhs/files/results/s/speech.mp3',
+    );
+    const presigned = new VoicesService(
+      { voices, jobs, urls: fakeUrls, random: countingRandom(), links: presignLinks() },
+      limits,
+    );
+    const detail = await presigned.createDetail(account, 'LITE', { jobId });
+    assert.match(detail.url, /^https:\/\/bucket\.example\/results\/s\/speech\.mp3\?X-Amz-Signature=/);
   });
 });

@@ -17,10 +17,11 @@ import { spokenText } from '../engines/voice/text.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
+import type { ResultLinks } from '../repositories/blobs.ts';
 import { newId, type RandomSource } from '../repositories/random.ts';
 import type { VoicesRepository } from '../repositories/voices.repository.ts';
-import { checkUrl } from './urls.ts';
-import { jobView, ownerView, voiceView } from './views.ts';
+import { checkInputUrl, checkUrl, type UploadUrls } from './urls.ts';
+import { jobUrls, jobView, ownerView, voiceView } from './views.ts';
 import type { SubmissionLimits } from './works.service.ts';
 
 /** What the voices service needs of the world: narrow, so a test can hand it a fake in memory. */
@@ -28,7 +29,11 @@ export interface VoicesPorts {
   voices: Pick<VoicesRepository, 'submitTraining' | 'getOwned'>;
   jobs: Pick<JobsRepository, 'submit' | 'getOwned'>;
   urls: Pick<Fetcher, 'checkUrl'>;
+  /** This server's upload URLs: read from the store, never fetched (none: every URL is fetched). */
+  uploads?: UploadUrls;
   random: RandomSource;
+  /** How result URLs are handed out (permanent /files/ URLs, or presigned ones made per read). */
+  links: ResultLinks;
 }
 
 /** seed 3 (LITE) and 4 (PRO): training, training detail, synthesis, synthesis detail. */
@@ -42,7 +47,7 @@ export class VoicesService {
     const req = parseRequest(voiceTrainSchema, body);
     if (req.audioUrl === '')
       throw new AppError(ErrorCode.MISSING_FILE, t('缺少 audioUrl', 'audioUrl is required'));
-    checkUrl(this.ports.urls, 'audio', req.audioUrl);
+    await checkInputUrl(this.ports, 'audio', req.audioUrl, account.id);
     if (req.callbackUrl !== '') checkUrl(this.ports.urls, 'callback', req.callbackUrl);
     const { voice } = await this.ports.voices.submitTraining({
       accountId: account.id,
@@ -111,6 +116,6 @@ export class VoicesService {
     const job = await this.ports.jobs.getOwned(jobId, account.id, [tier]);
     if (job === null)
       throw new AppError(ErrorCode.NOT_FOUND, t(`任务 ${jobId} 不存在`, `no ${tier} job ${jobId}`));
-    return speechStatusBody(jobView(job, lang), ownerView(account));
+    return speechStatusBody(jobView(job, await jobUrls(job, this.ports.links), lang), ownerView(account));
   }
 }

@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { ErrorCode } from '../domain/errors.ts';
-import { QueueKind } from '../domain/jobs.ts';
+import { JobStatus, QueueKind } from '../domain/jobs.ts';
 import { parseStored, workParamsSchema } from '../domain/payloads.ts';
-import { codeOf, countingRandom, fakeAccount, FakeJobs, fakeUrls, FakeVoices } from './service-fakes.ts';
+import {
+  codeOf,
+  countingRandom,
+  fakeAccount,
+  FakeJobs,
+  fakeUrls,
+  FakeVoices,
+  presignLinks,
+  storedLinks,
+} from './service-fakes.ts';
 import { DEFAULT_TITLE, WorksService } from './works.service.ts';
 
 const limits = { maxRunning: 2, maxPending: 10, maxAttempts: 3 };
@@ -18,7 +27,10 @@ describe('WorksService (fakes, no database)', () => {
   beforeEach(() => {
     jobs = new FakeJobs();
     voices = new FakeVoices();
-    works = new WorksService({ jobs, voices, urls: fakeUrls, random: countingRandom() }, limits);
+    works = new WorksService(
+      { jobs, voices, urls: fakeUrls, random: countingRandom(), links: storedLinks },
+      limits,
+    );
   });
 
   test('audio-driven: reserves the 5 s minimum, keeps only the audio and video, queues a work', async () => {
@@ -108,5 +120,49 @@ describe('WorksService (fakes, no database)', () => {
     assert.equal(body.videoUrl, '');
     assert.equal(await code(works.inspect(fakeAccount({ id: 'u_2' }), { jobId })), ErrorCode.NOT_FOUND);
     assert.equal(await code(works.inspect(account, { jobId: 7 })), ErrorCode.BAD_PARAMETER);
+  });
+
+  test('inspect: stored /files/ URLs as kept; expiring (presigned) URLs made from the keys at each read', async () => {
+    const { jobId } = await works.create(account, { videoUrl: 'https://m.example/v.mp4', text: 'hello' });
+    const row = jobs.rows.get(jobId);
+    assert.ok(row);
+    Object.assign(row, {
+      status: JobStatus.DONE,
+      result_url: 'http://dhs/files/results/k/video.mp4',
+      result_key: 'results/k/video.mp4',
+      new_audio_url: 'http://dhs/files/results/k/speech.mp3',
+      new_audio_key: 'results/k/speech.mp3',
+    });
+    const stored = await works.inspect(account, { jobId });
+    assert.equal(stored.videoUrl, 'http://dhs/files/results/k/video.mp4');
+    assert.equal(stored.newAudioUrl, 'http://dhs/files/results/k/speech.mp3');
+
+    const links = presignLinks();
+    const presigned = new WorksService(
+      { jobs, voices, urls: fakeUrls, random: countingRandom(), links },
+      limits,
+    );
+    const first = await presigned.inspect(account, { jobId });
+    const second = await presigned.inspect(account, { jobId });
+    assert.match(first.videoUrl, /^https:\/\/bucket\.example\/results\/k\/video\.mp4\?/);
+    assert.match(String(first.newAudioUrl), /^https:\/\/bucket\.example\/results\/k\/speech\.mp3\?/);
+    assert.notEqual(second.videoUrl, first.videoUrl, 'a fresh URL at every read');
+
+    // a deleted result (retention: result_key '') shows its stored URL (404), never a new signature
+    Object.assign(row, { result_key: '' });
+    const made = links.made.length;
+    assert.equal(
+      (await presigned.inspect(account, { jobId })).videoUrl,
+      'http://dhs/files/results/k/video.mp4',
+    );
+    // a failed job's result_key names its leftover folder: no URL is made for it
+    Object.assign(row, {
+      status: JobStatus.FAILED,
+      result_url: '',
+      new_audio_url: '',
+      result_key: 'results/k/',
+    });
+    assert.equal((await presigned.inspect(account, { jobId })).videoUrl, '');
+    assert.equal(links.made.length, made);
   });
 });

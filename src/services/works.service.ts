@@ -15,10 +15,11 @@ import { spokenText } from '../engines/voice/text.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { Fetcher } from '../repositories/fetcher.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
+import type { ResultLinks } from '../repositories/blobs.ts';
 import { newId, type RandomSource } from '../repositories/random.ts';
 import type { VoicesRepository } from '../repositories/voices.repository.ts';
-import { checkUrl } from './urls.ts';
-import { jobView } from './views.ts';
+import { checkInputUrl, checkUrl, type UploadUrls } from './urls.ts';
+import { jobUrls, jobView } from './views.ts';
 
 /** The limits a submission is admitted under, and how often its job may be tried. */
 export interface SubmissionLimits extends JobLimits {
@@ -30,7 +31,11 @@ export interface WorksPorts {
   jobs: Pick<JobsRepository, 'submit' | 'getOwned'>;
   voices: Pick<VoicesRepository, 'getOwnedAnyType'>;
   urls: Pick<Fetcher, 'checkUrl'>;
+  /** This server's upload URLs: read from the store, never fetched (none: every URL is fetched). */
+  uploads?: UploadUrls;
   random: RandomSource;
+  /** How result URLs are handed out (permanent /files/ URLs, or presigned ones made per read). */
+  links: ResultLinks;
 }
 
 export const DEFAULT_TITLE = '未命名';
@@ -45,8 +50,8 @@ export class WorksService {
   async create(account: Account, body: unknown): Promise<{ jobId: string }> {
     const req = parseRequest(worksCreateSchema, body);
     const mode = this.modeOf(req);
-    if (mode !== 'audio_only') checkUrl(this.ports.urls, 'video', req.videoUrl);
-    if (mode === 'audio') checkUrl(this.ports.urls, 'audio', req.audioUrl);
+    if (mode !== 'audio_only') await checkInputUrl(this.ports, 'video', req.videoUrl, account.id);
+    if (mode === 'audio') await checkInputUrl(this.ports, 'audio', req.audioUrl, account.id);
     if (req.callbackUrl !== '') checkUrl(this.ports.urls, 'callback', req.callbackUrl);
 
     let reserve: number;
@@ -103,7 +108,7 @@ export class WorksService {
     const { jobId } = parseRequest(jobIdSchema, body);
     const job = await this.ports.jobs.getOwned(jobId, account.id, ['WORK']);
     if (job === null) throw new AppError(ErrorCode.NOT_FOUND, t(`作品 ${jobId} 不存在`, `no work ${jobId}`));
-    return workStatusBody(jobView(job, lang));
+    return workStatusBody(jobView(job, await jobUrls(job, this.ports.links), lang));
   }
 
   /** docs/decisions.md "Modes": which fields are present decides the mode. */

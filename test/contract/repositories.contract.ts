@@ -11,6 +11,7 @@ import { LedgerRepository } from '../../src/repositories/ledger.repository.ts';
 import { QueueRepository } from '../../src/repositories/queue.repository.ts';
 import { cryptoRandom } from '../../src/repositories/random.ts';
 import { TokensRepository } from '../../src/repositories/tokens.repository.ts';
+import { UploadsRepository } from '../../src/repositories/uploads.repository.ts';
 import { VoicesRepository } from '../../src/repositories/voices.repository.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -422,6 +423,35 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(await avatars.deleteIfUnused(changed.avatar.id, cutoff), false);
       assert.equal(await avatars.deleteIfUnused(other.avatar.id, cutoff), true);
       assert.equal(await avatars.get(other.avatar.id), null);
+    });
+
+    test('uploads: recorded with their owner, listed for the sweep once expired', async () => {
+      const uploads = new UploadsRepository(tdb.database);
+      const a = await accounts.create({ points: 0, lite: 0, pro: 0 });
+      const now = clock.now();
+      const row = (key: string, expiresAt: number) => ({
+        key,
+        account_id: a.userId,
+        name: 'clip.mp4',
+        content_type: 'video/mp4',
+        size: 600 * 1024 * 1024, // over 2^31: a bigint column
+        created_at: now,
+        expires_at: expiresAt,
+      });
+      await uploads.insert(row('uploads/o/1/clip.mp4', now + 1000));
+      await uploads.insert(row('uploads/o/2/clip.mp4', now + 5000));
+      assert.deepEqual(await uploads.get('uploads/o/1/clip.mp4'), row('uploads/o/1/clip.mp4', now + 1000));
+      assert.equal(await uploads.get('uploads/o/9/clip.mp4'), null);
+      await assert.rejects(uploads.insert(row('uploads/o/1/clip.mp4', now)), 'a key is stored once');
+      assert.deepEqual(await uploads.listExpired(now, 10), []);
+      assert.deepEqual(
+        (await uploads.listExpired(now + 5000, 10)).map((r) => r.key),
+        ['uploads/o/1/clip.mp4', 'uploads/o/2/clip.mp4'],
+        'oldest expiry first',
+      );
+      assert.equal((await uploads.listExpired(now + 5000, 1)).length, 1);
+      await uploads.delete('uploads/o/1/clip.mp4');
+      assert.equal(await uploads.get('uploads/o/1/clip.mp4'), null);
     });
   });
 }

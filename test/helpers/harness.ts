@@ -82,6 +82,8 @@ export async function createHarness(
     worker,
     dataDir,
     config,
+    /** PostgreSQL: the schema of this harness (other processes reach it with `?options=`). */
+    pgSchema,
     async account(a: { points?: number; lite?: number; pro?: number } = {}): Promise<Credentials> {
       return runtime.accounts.create({ points: a.points ?? 0, lite: a.lite ?? 0, pro: a.pro ?? 0 });
     },

@@ -2,13 +2,14 @@ import type { FacePresence } from '../../engines/face/face-check.ts';
 import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from '../../engines/ports.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { AccountsRepository } from '../../repositories/accounts.repository.ts';
-import type { BlobStore } from '../../repositories/blobs.ts';
+import type { BlobStore, ResultLinks } from '../../repositories/blobs.ts';
 import type { CallbacksRepository } from '../../repositories/callbacks.repository.ts';
 import type { Clock } from '../../repositories/clock.ts';
 import type { Fetcher } from '../../repositories/fetcher.ts';
 import type { JobsRepository } from '../../repositories/jobs.repository.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import type { AvatarCacheStore } from '../../services/avatar-cache.ts';
+import type { UploadsService } from '../../services/uploads.service.ts';
 import type { VoicesRepository } from '../../repositories/voices.repository.ts';
 import type { Workspaces } from '../workspace.ts';
 
@@ -19,7 +20,11 @@ export interface HandlerDeps {
   voices: VoicesRepository;
   callbacks: CallbacksRepository;
   blobs: BlobStore;
+  /** Result URLs in callbacks: presigned ones are made again at every delivery. */
+  resultLinks: ResultLinks;
   fetcher: Fetcher;
+  /** Customers' uploads: inputs read from the store instead of fetched, and their expiry. */
+  uploads: UploadsService;
   media: MediaTool;
   face: FacePresence;
   lipSync: LipSyncEngine;

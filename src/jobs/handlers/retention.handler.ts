@@ -33,7 +33,8 @@ export async function scheduleRetention(
 
 /**
  * The hourly housekeeping sweep: deletes results older than DHS_RESULT_TTL_DAYS (the whole result
- * folder: video and speech), what failed jobs and trainings left behind (at any age), unused avatars,
+ * folder: video and speech), what failed jobs and trainings left behind (at any age), uploads past
+ * their DHS_UPLOAD_TTL_DAYS, unused avatars,
  * finished queue items and callback delivery records older than DHS_QUEUE_RETENTION_DAYS, and forgets
  * expired tokens and replay records.
  */
@@ -73,6 +74,8 @@ export function retentionHandler(
         if (removed > 0) log.info({ removed, ttlDays }, 'deleted expired results');
       }
       await sweepFailedLeftovers(deps, log, signal);
+      const uploads = await deps.uploads.sweep(signal);
+      if (uploads > 0) log.info({ uploads }, 'deleted expired uploads');
       if (o.avatarTtlDays > 0) {
         const avatars = await deps.avatars.sweep(deps.clock.now() - o.avatarTtlDays * DAY_MS, signal);
         if (avatars > 0) log.info({ avatars, avatarTtlDays: o.avatarTtlDays }, 'deleted unused avatars');

@@ -29,7 +29,7 @@ export function trainHandler(deps: HandlerDeps): JobHandler {
 
       await withWorkspace(deps.workspaces, item.id, async (dir) => {
         if (training.audio_key === '') {
-          const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal);
+          const audio = await fetchAndProbe(deps, 'audio', training.audio_url, dir, signal, voice.account_id);
           checkTrainingAudio(audio.info);
           const wav = join(dir, 'training.wav');
           // as audio only, and no further than the length it was checked by (a header may lie)

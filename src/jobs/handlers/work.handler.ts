@@ -41,7 +41,8 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
     return store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
   }
 
-  const video = await run.stage('intake', () => intakeVideo(deps, params.videoUrl, dir, signal));
+  const owner = run.job.account_id;
+  const video = await run.stage('intake', () => intakeVideo(deps, params.videoUrl, dir, signal, owner));
   // "Same URL = same digital human": what was prepared from this file before is reused.
   const avatar = await run.stage('avatar_lookup', async () =>
     deps.avatars.open(run.job.account_id, params.videoUrl, await fileSha256(video.file, signal)),
@@ -51,7 +52,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
   let audioFile: string;
   let newAudio: { newAudioUrl: string; newAudioKey: string } | undefined;
   if (run.job.mode === 'audio') {
-    const audio = await run.stage('intake', () => intakeAudio(deps, params.audioUrl, dir, signal));
+    const audio = await run.stage('intake', () => intakeAudio(deps, params.audioUrl, dir, signal, owner));
     // The real length is known now: reserve the rest before the expensive part (20005 if it can't be).
     await deps.jobs.reserveUpTo(run.job.id, pointsForSeconds(audio.info.durationSec));
     audioFile = audio.file;

@@ -237,6 +237,35 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0005_new_audio_key': {
+    async up(db: Kysely<unknown>) {
+      // Presigned result URLs (DHS_RESULT_URLS=presigned) expire, so they are made from the stored key
+      // whenever they are handed out: a text work's speech keeps its key like the result does. Works
+      // finished before this keep their stored /files/ URL, which any API process serves.
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('new_audio_key', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+    },
+  },
+  '0006_uploads': {
+    async up(db: Kysely<unknown>) {
+      // Files customers upload (POST /api/model/v5/files/upload): the blob under `key` belongs to
+      // the account and is deleted by the retention sweep once expires_at has passed.
+      await db.schema
+        .createTable('uploads')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('content_type', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('uploads_expires').on('uploads').column('expires_at').execute();
+      await db.schema.createIndex('uploads_account').on('uploads').column('account_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

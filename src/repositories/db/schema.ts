@@ -51,6 +51,8 @@ export interface JobsTable {
    */
   result_key: string;
   new_audio_url: string;
+  /** Blob key of a text work's speech (newAudioUrl); '' when none, or stored before 0005. */
+  new_audio_key: string;
   duration: number;
   reserved_points: number;
   fee: number;
@@ -152,8 +154,21 @@ export interface AvatarsTable {
   used_at: number;
 }
 
+/** A file a customer uploaded, kept in the blob store under `key` until `expires_at`. */
+export interface UploadsTable {
+  key: string;
+  account_id: string;
+  /** The file name as stored (made safe), the last part of `key`. */
+  name: string;
+  content_type: string;
+  size: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DB {
   avatars: AvatarsTable;
+  uploads: UploadsTable;
   accounts: AccountsTable;
   tokens: TokensTable;
   token_signs: TokenSignsTable;
