@@ -7,7 +7,9 @@ import type { Worker } from './jobs/worker.ts';
 import { AccountsRepository } from './repositories/accounts.repository.ts';
 import { systemClock } from './repositories/clock.ts';
 import { openDatabase } from './repositories/db/connect.ts';
+import { openBlobStore } from './repositories/blob-stores.ts';
 import { cryptoRandom } from './repositories/random.ts';
+import { migrateStorage } from './migrate-storage.ts';
 import { LogDestination } from './log-destination.ts';
 import { WorkerProcess } from './worker-process.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
@@ -28,6 +30,9 @@ Usage:
   dhs account list [--json]
   dhs account disable ACCESS_KEY
   dhs engines check [--json]  each configured remote engine: reachable, its version where it tells
+  dhs migrate-storage --from DATA_DIR [--from-database sqlite:FILE]
+                            copy a single box's rows and blobs into this environment's database and
+                            blob store (DHS_DATABASE_URL, DHS_BLOB_URL); safe to run again
 
 Server and operator commands read their configuration from the environment only (see README): run
 account commands with the server's DHS_DATA_DIR / DHS_DATABASE_URL, or they write to another database.
@@ -53,6 +58,7 @@ export async function main(argv: string[]): Promise<void> {
     if (cmd === 'worker') return await serve(config, false);
     if (cmd === 'account') return await account(config, rest);
     if (cmd === 'engines') return await engines(config, rest);
+    if (cmd === 'migrate-storage') return await migrateStorageCommand(config, rest);
     throw new UsageError(`unknown command "${cmd}"`);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
@@ -66,6 +72,46 @@ export async function main(argv: string[]): Promise<void> {
     }
     console.error(`dhs: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
+  }
+}
+
+/** `migrate-storage`: the single box at --from into the database and blob store of this environment. */
+async function migrateStorageCommand(config: Config, args: string[]): Promise<void> {
+  const from = flag(args, 'from');
+  if (from === undefined) throw new UsageError("--from DATA_DIR is required (the single box's DHS_DATA_DIR)");
+  const fromDir = resolve(from);
+  const fromDatabase = flag(args, 'from-database') ?? `sqlite:${join(fromDir, 'dhs.sqlite')}`;
+  if (!fromDatabase.startsWith('sqlite:') && !/^postgres(ql)?:/.test(fromDatabase)) {
+    throw new UsageError('--from-database must be sqlite:FILE or postgres://...');
+  }
+  if (
+    fromDatabase === config.databaseUrl ||
+    (config.databaseUrl === undefined && fromDir === config.dataDir)
+  ) {
+    throw new UsageError(
+      'the source and the target are the same database: set DHS_DATABASE_URL to the new one',
+    );
+  }
+  const sourceBlobDir = join(fromDir, 'blobs');
+  if (config.blobs.kind === 'file' && resolve(config.blobs.root) === sourceBlobDir) {
+    throw new UsageError(
+      'the source and the target are the same blob folder: set DHS_BLOB_URL to the new store',
+    );
+  }
+  const source = await openDatabase({ url: fromDatabase, dataDir: fromDir });
+  const target = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    console.error(`dhs: copying ${fromDatabase} and ${sourceBlobDir} into ${describeDatabase(config)}`);
+    await migrateStorage({
+      source,
+      target,
+      sourceBlobDir,
+      targetBlobs: openBlobStore(config.blobs, { dataDir: config.dataDir, publicUrl: config.publicUrl }),
+      log: (line) => console.log(line),
+    });
+  } finally {
+    await source.close();
+    await target.close();
   }
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrateStorage } from '../src/migrate-storage.ts';
 import { LocalDiskBlobStore } from '../src/repositories/blobs.ts';
 import { jobCallback } from '../src/services/views.ts';
-import { openTestDatabase, postgresAvailable, type TestDatabase } from './helpers/db.ts';
+import { openTestDatabase, postgresAvailable, tempDir, type TestDatabase } from './helpers/db.ts';
 import { createHarness, type Harness } from './helpers/harness.ts';
 
 /**
@@ -94,5 +95,42 @@ describe('dhs migrate-storage', async () => {
       Buffer.alloc(4096, 7),
       'the source stays',
     );
+  });
+
+  test('the command: twice from the README, refusing to copy a box onto itself', () => {
+    const dir = tempDir();
+    const env = {
+      ...process.env,
+      DHS_DATA_DIR: dir,
+      DHS_DATABASE_URL: `sqlite:${join(dir, 'moved.sqlite')}`,
+      DHS_BLOB_URL: `file://${join(dir, 'moved-blobs')}`,
+    };
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [join(import.meta.dirname, '..', 'bin/dhs.mjs'), 'migrate-storage', '--from', box.dataDir],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
+    const first = run();
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /accounts: \d+ rows read, [1-9]\d* new/);
+    assert.match(first.stdout, /blobs: 1 copied \(4096 bytes\), 0 already there/);
+    const second = run();
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /accounts: \d+ rows read, 0 new/);
+    assert.match(second.stdout, /blobs: 0 copied \(0 bytes\), 1 already there/);
+    const onto = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', 'bin/dhs.mjs'), 'migrate-storage', '--from', box.dataDir],
+      {
+        env: { ...process.env, DHS_DATA_DIR: box.dataDir },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(onto.status, 2);
+    assert.match(onto.stderr, /same database/);
   });
 });
