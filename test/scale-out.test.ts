@@ -150,10 +150,10 @@ describe('scale-out: 2 APIs, 2 workers, PostgreSQL + Redis + S3', async () => {
 
   after(async () => {
     for (const r of running) r.child.kill('SIGKILL');
+    // a child that has ended (by a signal too: exitCode stays null then) fires no second 'exit'
+    const ended = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
     await Promise.all(
-      running.map(
-        (r) => new Promise((res) => (r.child.exitCode !== null ? res(null) : r.child.once('exit', res))),
-      ),
+      running.map((r) => new Promise((res) => (ended(r.child) ? res(null) : r.child.once('exit', res)))),
     );
     if (!ready) return;
     await files?.close();
