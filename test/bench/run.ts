@@ -11,6 +11,7 @@ import { PassthroughLipSync } from '../../src/engines/lipsync/passthrough.ts';
 import { avatarReuseBench } from './avatar-reuse.ts';
 import { kernelBench } from './kernels.ts';
 import { responsivenessBench } from './responsiveness.ts';
+import { scaleBench } from './scale.ts';
 import { longAudio, testMedia, videoH264 } from '../helpers/fixtures.ts';
 import { createHarness } from '../helpers/harness.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -198,6 +199,30 @@ async function responsiveness(): Promise<void> {
   }
 }
 
+/** The shared setup: inspect throughput through one and two API processes, 8 works on 1 vs 2 workers. */
+async function scale(): Promise<void> {
+  const r = await scaleBench();
+  const rows = [
+    ['SQLite, one process', r.inspect.sqlite1],
+    ['PostgreSQL + Redis, one API process', r.inspect.pg1],
+    ['PostgreSQL + Redis, two API processes together', r.inspect.pg2],
+  ] as const;
+  for (const [what, x] of rows) {
+    record(
+      `inspect throughput, ${what}`,
+      x.rps,
+      'req/s',
+      `p99 ${x.p99Ms} ms; ${x.errors} errors; target >= 3000 per process, p99 <= 20 ms`,
+    );
+  }
+  record(
+    `8 works (${r.works.engine}), 2 workers vs 1: time ratio`,
+    r.works.ratio,
+    'x',
+    `1 worker ${r.works.oneWorkerSec} s, 2 workers ${r.works.twoWorkersSec} s; target <= 0.6; 2 cores shared by everything`,
+  );
+}
+
 const arg4k = process.argv.find((a) => a.startsWith('--4k-seconds='));
 const seconds4k = arg4k ? Number(arg4k.slice('--4k-seconds='.length)) : 300;
 if (!Number.isFinite(seconds4k) || seconds4k < 10) throw new Error('--4k-seconds must be a number >= 10');
@@ -215,6 +240,7 @@ await kernelsBench();
 if (!kernelsOnly) {
   await avatarBench();
   await responsiveness();
+  await scale();
   lipSync4kBench(seconds4k);
 }
 record('peak RSS of this process', process.memoryUsage().rss / 1024 / 1024, 'MB');

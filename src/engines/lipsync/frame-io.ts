@@ -759,6 +759,8 @@ export class FrameEncoder {
    * output's duration (the audio's) and the frames written. On failure the temp file is removed.
    */
   async finish(): Promise<{ durationSec: number; frames: number }> {
+    // aborted by the signal: say so only once ffmpeg is gone and the temp file removed
+    if (this.state === 'aborted') await this.abort();
     this.assertOpen();
     this.state = 'finishing';
     try {
