@@ -34,11 +34,16 @@ function start(env: Record<string, string>, role: 'serve' | 'worker'): Promise<P
   const p: Proc = { child };
   let logs = '';
   return new Promise((resolve, reject) => {
+    let ready = false;
     child.stdout?.on('data', (d: Buffer) => {
+      if (ready) return; // request logs from here on are read and dropped
       logs += d.toString();
       const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(logs);
       if (m?.[1]) p.port = Number(m[1]);
-      if (logs.includes('"msg":"dhs ready"')) resolve(p);
+      if (logs.includes('"msg":"dhs ready"')) {
+        ready = true;
+        resolve(p);
+      }
     });
     child.once('exit', (code) => reject(new Error(`${role} exited ${String(code)}`)));
   });
@@ -114,9 +119,9 @@ export async function scaleBench(engine: 'passthrough' | 'sample' = 'passthrough
   const common = {
     HOST: '127.0.0.1',
     PORT: '0',
-    DHS_LOG_LEVEL: 'warn',
-    DHS_RATE_LIMIT_PER_MIN: '100000000',
-    DHS_ADDRESS_RATE_LIMIT_PER_MIN: '100000000',
+    DHS_LOG_LEVEL: 'info',
+    DHS_RATE_LIMIT_PER_MIN: '1000000',
+    DHS_ADDRESS_RATE_LIMIT_PER_MIN: '1000000',
     DHS_REPEAT_WINDOW_MS: '0',
     DHS_MAX_PENDING_WORKS: '1000',
     DHS_MAX_RUNNING_WORKS: '1000',
