@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { envInt, envOptional, envStr } from './domain/env.ts';
 import { EngineConfigError, parseRemoteEngines, type RemoteEnginesConfig } from './engines/remote/config.ts';
 import type { BlobLocation } from './repositories/blobs.ts';
 
@@ -8,30 +9,9 @@ import type { BlobLocation } from './repositories/blobs.ts';
  * Every environment variable the server reads, parsed and validated once at start. A bad value stops
  * the process with a message naming the variable. README's configuration table mirrors this list.
  */
-const int = (def: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const str = (def: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? def : v.trim()));
-
-const optionalStr = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const int = envInt;
+const str = envStr;
+const optionalStr = envOptional;
 
 const list = z
   .string()

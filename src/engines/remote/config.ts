@@ -5,6 +5,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { envInt, envOptional } from '../../domain/env.ts';
 
 export const SPEECH_ENGINES = ['local', 'cosyvoice', 'gpt-sovits', 'fish-speech'] as const;
 export type SpeechEngineName = (typeof SPEECH_ENGINES)[number];
@@ -52,24 +53,8 @@ export interface RemoteEnginesConfig {
   fishSpeech: FishSpeechConfig | undefined;
 }
 
-const opt = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
-const int = (def: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const opt = envOptional;
+const int = envInt;
 
 const engineName = z
   .string()
