@@ -356,8 +356,12 @@ describe('hostile media', () => {
       );
       assert.ok(logged, 'the ffmpeg failure is logged with the job id');
       assert.match(String((logged.obj.err as Error).message), /No such file or directory/);
-      const item = (await h.runtime.queue.listByRef(jobId)).find((i) => i.kind === 'work');
-      assert.match(item?.last_error ?? '', /missing-part\.input/);
+      // the queue item is closed just after the job (the failure's cleanup runs in between)
+      const item = await h.waitFor(async () => {
+        const q = (await h.runtime.queue.listByRef(jobId)).find((i) => i.kind === 'work');
+        return q?.state === 'failed' ? q : undefined;
+      });
+      assert.match(item.last_error, /missing-part\.input/);
     } finally {
       media.failRender = false;
     }

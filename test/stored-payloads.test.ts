@@ -45,7 +45,11 @@ describe('stored payloads that do not parse', () => {
     assert.equal(done.status, 4);
     assert.equal(done.errorCode, 10001);
     assert.match(done.errorMessage, /stored work parameters is malformed/);
-    const items = (await h.runtime.queue.listByRef(jobId)).filter((q) => q.kind === 'work');
+    // the queue item is closed just after the job ends
+    const items = await h.waitFor(async () => {
+      const q = (await h.runtime.queue.listByRef(jobId)).filter((i) => i.kind === 'work');
+      return q.every((i) => i.state === 'failed') ? q : undefined;
+    });
     assert.deepEqual(
       items.map((q) => [q.state, q.attempts]),
       [['failed', 1]],
@@ -87,7 +91,10 @@ describe('stored payloads that do not parse', () => {
     assert.equal(detail.status, 4);
     assert.equal(detail.errorCode, 10001);
     assert.match(detail.errorMessage, /stored training payload is not valid JSON/);
-    const items = await h.runtime.queue.listByRef(speakerId);
+    const items = await h.waitFor(async () => {
+      const q = await h.runtime.queue.listByRef(speakerId);
+      return q.every((i) => i.state === 'failed') ? q : undefined;
+    });
     assert.deepEqual(
       items.map((q) => [q.state, q.attempts]),
       [['failed', 1]],
