@@ -45,6 +45,7 @@ import { AvatarCacheStore } from './services/avatar-cache.ts';
 import { FilesService } from './services/files.service.ts';
 import { TokenService } from './services/tokens.service.ts';
 import { UploadsService } from './services/uploads.service.ts';
+import { ListingService } from './services/listing.service.ts';
 import { UserService } from './services/user.service.ts';
 import { VoicesService } from './services/voices.service.ts';
 import { WorksService } from './services/works.service.ts';
@@ -141,15 +142,26 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
   }
   if (media === undefined) throw new Error('no media tool');
   const mediaTool = media;
-  const engineDeps = { media: mediaTool, observer: metrics.observeEngine.bind(metrics) };
-  const lipSync =
-    o.lipSync ??
-    remoteLipSync(config.lipSyncEngine, config.engines, engineDeps) ??
-    (config.lipSyncEngine === 'passthrough'
+  // engines are built before the worker that gets the process's logger: a fallback warns through it
+  let engineLog: Logger = o.log ?? silentLog;
+  const engineDeps = {
+    media: mediaTool,
+    observer: metrics.observeEngine.bind(metrics),
+    fallback: {
+      onFallback: metrics.observeFallback.bind(metrics),
+      log: { warn: (obj: Record<string, unknown>, msg: string) => engineLog.warn(obj, msg) },
+    },
+  };
+  const localLipSync = (): LipSyncEngine =>
+    config.lipSyncEngine === 'passthrough'
       ? new PassthroughLipSync(mediaTool)
       : new SampleLipSync(mediaTool, {
           onPreparation: (outcome) => metrics.avatarPreparations.inc({ engine: 'sample', outcome }),
-        }));
+        });
+  const lipSync =
+    o.lipSync ??
+    remoteLipSync(config.lipSyncEngine, config.engines, { ...engineDeps, local: localLipSync }) ??
+    localLipSync();
   const localSpeech = o.speech ?? new EspeakSpeechEngine(mediaTool);
   const localTrainer = o.trainer ?? new BasicVoiceTrainer(mediaTool);
   const remote =
@@ -191,6 +203,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
     limits,
   );
   const user = new UserService(ledger, config.timeZone);
+  const listing = new ListingService({ jobs, voices, links: resultLinks }, config.timeZone);
   // Request limits (10002 / 10003): in this process, or shared by every API process through Redis
   // (DHS_REDIS_URL), connected when the first app is built (a worker never needs it).
   let redis: RedisConnection | undefined;
@@ -272,6 +285,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
         works,
         voices: voiceService,
         user,
+        listing,
         files: new FilesService(blobs),
         uploads,
         ...(await requestLimits()),
@@ -285,6 +299,7 @@ export async function createRuntime(config: Config, o: RuntimeOverrides = {}): P
       });
     },
     worker(log) {
+      engineLog = o.log ?? log ?? silentLog;
       return new Worker({
         queue,
         handlers: [

@@ -308,6 +308,25 @@ describe('sdk against the running server', () => {
 
     const bills = await dhs.bills({ pn: 1, ds: 10 });
     assert.ok(bills.list.some((b) => b.jobId === jobId && b.type === 'WORK' && b.fee === done.duration));
+
+    // the works list (extension) shows it with the same status body, its fee and title; pages hold
+    const works = await dhs.works.list({ pn: 1, ds: 100 });
+    const row = works.list.find((w) => w.jobId === jobId);
+    assert.ok(row, 'the finished work is listed');
+    assert.equal(row.status, JobStatus.DONE);
+    assert.equal(row.videoUrl, done.videoUrl);
+    assert.equal(row.fee, done.duration);
+    assert.ok(row.createdAt > 0 && row.finishedAt >= row.createdAt);
+    assert.ok(works.total >= works.list.length);
+    const times = works.list.map((w) => w.createdAt);
+    assert.deepEqual(
+      times,
+      [...times].sort((x, y) => y - x),
+      'newest first',
+    );
+    const pageOfOne = await dhs.works.list({ pn: 1, ds: 1 });
+    assert.equal(pageOfOne.list.length, 1);
+    assert.equal(pageOfOne.total, works.total);
   });
 
   test('waitFor: a failed job throws its code with the final body; timeouts and aborts end the wait', async () => {
@@ -340,6 +359,11 @@ describe('sdk against the running server', () => {
     assert.equal(trained.status, JobStatus.DONE, trained.errorMessage);
     assert.equal(trained.type, 'LITE');
     assert.equal((await dhs.voice.lite.trainDetail(speakerId)).status, 3);
+    const voices = await dhs.voice.list();
+    const listed = voices.list.find((v) => v.speakerId === speakerId);
+    assert.equal(listed?.type, 'LITE');
+    assert.equal(listed?.status, JobStatus.DONE);
+    assert.equal(listed?.trainings, 1);
     const { jobId } = await dhs.voice.lite.create({
       speakerId,
       content: 'Testing the voice.',

@@ -7,6 +7,9 @@ import {
   type BillPage,
   type BillQuery,
   type JobCreated,
+  type ListPage,
+  type VoiceListItem,
+  type WorkListItem,
   type LiteSpeechCreateRequest,
   type SpeechCreateRequest,
   type SpeechStatus,
@@ -135,9 +138,16 @@ export class DhsClient {
     create(req: WorkCreateRequest, o?: CallOptions): Promise<JobCreated>;
     /** 1.2: its status (and, once done, `videoUrl`). */
     inspect(jobId: string, o?: CallOptions): Promise<WorkStatus>;
+    /** dhs extension: the account's works, newest first (`pn` from 1, `ds` up to 100). */
+    list(q?: BillQuery, o?: CallOptions): Promise<ListPage<WorkListItem>>;
   };
   /** seed 3 (lite) and 4 (pro): voices and speech. */
-  readonly voice: { lite: VoiceApi<LiteSpeechCreateRequest>; pro: VoiceApi<SpeechCreateRequest> };
+  readonly voice: {
+    lite: VoiceApi<LiteSpeechCreateRequest>;
+    pro: VoiceApi<SpeechCreateRequest>;
+    /** dhs extension: the account's voices of both tiers, newest first. */
+    list(q?: BillQuery, o?: CallOptions): Promise<ListPage<VoiceListItem>>;
+  };
 
   constructor(opts: DhsClientOptions) {
     if (!opts.accessKey || !opts.secretKey) throw new TypeError('DhsClient needs accessKey and secretKey');
@@ -150,8 +160,13 @@ export class DhsClient {
     this.works = {
       create: (req, o) => this.post<JobCreated>('/works/create', req, o),
       inspect: (jobId, o) => this.post<WorkStatus>('/works/inspect', { jobId }, o),
+      list: (q = {}, o) => this.get<ListPage<WorkListItem>>('/works/list', pageQuery(q), o),
     };
-    this.voice = { lite: this.voiceApi('lite'), pro: this.voiceApi('pro') };
+    this.voice = {
+      lite: this.voiceApi('lite'),
+      pro: this.voiceApi('pro'),
+      list: (q = {}, o) => this.get<ListPage<VoiceListItem>>('/voice/list', pageQuery(q), o),
+    };
   }
 
   /** seed 5.1: points and voice quotas. */
@@ -161,7 +176,7 @@ export class DhsClient {
 
   /** seed 5.2: one page of settled charges, newest first (`pn` from 1, `ds` up to 100). */
   bills(q: BillQuery = {}, o?: CallOptions): Promise<BillPage> {
-    return this.get<BillPage>('/user/bill/list', { pn: String(q.pn ?? 1), ds: String(q.ds ?? 10) }, o);
+    return this.get<BillPage>('/user/bill/list', pageQuery(q), o);
   }
 
   /**
@@ -404,6 +419,11 @@ export class DhsClient {
 type WaitBody = WorkStatus | SpeechStatus | VoiceTrainStatus;
 
 /** The job a dhs id names: works are `w_...`, LITE speech `sl_...`, PRO speech `sp_...`. */
+/** `pn` / `ds` as the list endpoints take them. */
+function pageQuery(q: BillQuery): Record<string, string> {
+  return { pn: String(q.pn ?? 1), ds: String(q.ds ?? 10) };
+}
+
 export function kindOfJobId(jobId: string): 'work' | Tier {
   if (jobId.startsWith('sl_')) return 'lite';
   if (jobId.startsWith('sp_')) return 'pro';

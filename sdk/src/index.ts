@@ -31,6 +31,7 @@ export {
   type BillQuery,
   type JobCreated,
   type JobStatusValue,
+  type ListPage,
   type LiteSpeechCreateRequest,
   type SpeechCreateRequest,
   type SpeechStatus,
@@ -39,10 +40,12 @@ export {
   type UploadResult,
   type VoiceTrainRequest,
   type VoiceTrainStatus,
+  type VoiceListItem,
   type VoiceTrained,
   type WebhookPayload,
   type WorkCallback,
   type WorkCreateRequest,
+  type WorkListItem,
   type WorkStatus,
 } from './types.ts';
 export {

@@ -144,6 +144,34 @@ export interface BillPage {
   list: Bill[];
 }
 
+/** dhs extension `GET /works/list`: one work as inspect shows it, with what a list needs. */
+export interface WorkListItem extends WorkStatus {
+  jobId: string;
+  title: string;
+  /** 'audio', 'text' or 'audio_only'. */
+  mode: string;
+  /** Points charged (0 until settled, and for failed works). */
+  fee: number;
+  /** 'YYYY-MM-DD HH:mm:ss' in the server's time zone. */
+  time: string;
+  /** Unix ms. */
+  createdAt: number;
+  /** Unix ms; 0 while it runs. */
+  finishedAt: number;
+}
+
+/** dhs extension `GET /voice/list`: one voice as train/detail shows it, with its trainings and age. */
+export interface VoiceListItem extends VoiceTrainStatus {
+  trainings: number;
+  time: string;
+  createdAt: number;
+}
+
+export interface ListPage<T> {
+  total: number;
+  list: T[];
+}
+
 /** dhs extension `POST /files/upload`: the uploaded file, usable as `videoUrl` / `audioUrl`. */
 export interface UploadResult {
   url: string;

@@ -105,6 +105,34 @@ export const billsData = z.object({
   ),
 });
 
+/** Extension: `GET /api/model/v5/works/list`, the account's works newest first. */
+export const worksListData = z.object({
+  total: z.number().int(),
+  list: z.array(
+    workStatusData.extend({
+      jobId: z.string(),
+      title: z.string(),
+      mode: z.enum(['audio', 'text', 'audio_only']),
+      fee: z.number().int().describe('points charged (0 until settled, and for failed works)'),
+      time: z.string().describe('when it was created: YYYY-MM-DD HH:mm:ss in the server time zone'),
+      createdAt: z.number().int().describe('Unix milliseconds'),
+      finishedAt: z.number().int().describe('Unix milliseconds; 0 while it runs'),
+    }),
+  ),
+});
+
+/** Extension: `GET /api/model/v5/voice/list`, the account's voices (both tiers) newest first. */
+export const voicesListData = z.object({
+  total: z.number().int(),
+  list: z.array(
+    voiceStatusData.extend({
+      trainings: z.number().int().describe('trainings submitted for this voice (at most 10)'),
+      time: z.string().describe('when it was created: YYYY-MM-DD HH:mm:ss in the server time zone'),
+      createdAt: z.number().int().describe('Unix milliseconds'),
+    }),
+  ),
+});
+
 /** Extension: `POST /api/model/v5/files/upload`. */
 export const uploadData = z.object({
   url: z

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.ts';
 import type { FilesService } from '../services/files.service.ts';
 import type { TokenService } from '../services/tokens.service.ts';
 import type { UploadsService } from '../services/uploads.service.ts';
+import type { ListingService } from '../services/listing.service.ts';
 import type { UserService } from '../services/user.service.ts';
 import type { VoicesService } from '../services/voices.service.ts';
 import type { WorksService } from '../services/works.service.ts';
@@ -18,6 +19,7 @@ import { UPLOAD_PATH, uploadsRoutes } from './routes/uploads.routes.ts';
 import { userRoutes } from './routes/user.routes.ts';
 import { voicesRoutes } from './routes/voices.routes.ts';
 import { worksRoutes } from './routes/works.routes.ts';
+import { listsRoutes } from './routes/lists.routes.ts';
 
 export interface AppDeps {
   logLevel: string;
@@ -28,6 +30,8 @@ export interface AppDeps {
   works: WorksService;
   voices: VoicesService;
   user: UserService;
+  /** Extensions: the account's works and voices, listed. */
+  listing: ListingService;
   files: FilesService;
   /** Customers' uploads (extension): `POST /api/model/v5/files/upload`. */
   uploads: UploadsService;
@@ -107,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(worksRoutes, { ...auth, works: deps.works, metrics: deps.metrics });
   await app.register(voicesRoutes, { ...auth, voices: deps.voices, metrics: deps.metrics });
   await app.register(userRoutes, { ...auth, user: deps.user, metrics: deps.metrics });
+  await app.register(listsRoutes, { ...auth, listing: deps.listing, metrics: deps.metrics });
   await app.register(uploadsRoutes, { ...auth, uploads: deps.uploads, metrics: deps.metrics });
   await app.register(filesRoutes, { files: deps.files });
   await app.register(docsRoutes, {

@@ -19,12 +19,15 @@ import {
   successEnvelope,
   tokenData,
   uploadData,
+  voicesListData,
   voiceStatusData,
   workCallbackBody,
+  worksListData,
   workStatusData,
 } from '../domain/responses.ts';
 import { VOICE_TIERS } from '../domain/voice.ts';
 import { API_BASE } from './routes/base.ts';
+import { VOICES_LIST_PATH, WORKS_LIST_PATH } from './routes/lists.routes.ts';
 import { UPLOAD_FIELD, UPLOAD_PATH } from './routes/uploads.routes.ts';
 
 /**
@@ -244,6 +247,32 @@ function operations(): Operation[] {
       auth: true,
       query: { name: 'BillQuery', schema: billQuerySchema },
       data: { name: 'Bills', schema: billsData },
+      codes: [E.BAD_PARAMETER],
+    },
+    {
+      method: 'get',
+      path: WORKS_LIST_PATH,
+      tag: 'Works',
+      operationId: 'listWorks',
+      summary: "The account's works, newest first (extension)",
+      description:
+        'Each row is the inspect body (seed 1.2) with jobId, title, mode, fee and creation time. Pages as the bill list.',
+      auth: true,
+      query: { name: 'BillQuery', schema: billQuerySchema },
+      data: { name: 'WorksList', schema: worksListData },
+      codes: [E.BAD_PARAMETER],
+    },
+    {
+      method: 'get',
+      path: VOICES_LIST_PATH,
+      tag: 'Account',
+      operationId: 'listVoices',
+      summary: "The account's voices, LITE and PRO, newest first (extension)",
+      description:
+        'Each row is the training detail body (seed 3.2 / 4.2) with the number of trainings and creation time.',
+      auth: true,
+      query: { name: 'BillQuery', schema: billQuerySchema },
+      data: { name: 'VoicesList', schema: voicesListData },
       codes: [E.BAD_PARAMETER],
     },
   );
@@ -508,7 +537,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
       title: 'dhs: Digital Human Server',
       version: '5',
       description: [
-        "The seed v5 API (`/api/model/v5`) plus extensions (file upload, `errorCode`, `progress`, `newAudioUrl`, a bill row's `jobId`, `speakerId` on works).",
+        "The seed v5 API (`/api/model/v5`) plus extensions (file upload, `errorCode`, `progress`, `newAudioUrl`, `engineNote`, a bill row's `jobId`, `speakerId` on works).",
         'Every answer of the API is HTTP 200 with `{"code", "msg", "data"}`: `code` 0 is success; any other code has `data: null` and a `msg` saying why, in Chinese, or English when `Accept-Language` prefers it. Look at `code`, never at the HTTP status.',
         'Authenticate by getting a token (`GET /api/model/v5/oauth/token`) and sending it as the `authorization-token` header.',
       ].join('\n\n'),

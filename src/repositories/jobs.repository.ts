@@ -33,6 +33,8 @@ export interface JobResult {
   newAudioUrl?: string;
   /** The blob key behind newAudioUrl (presigned URLs are made from it when handed out). */
   newAudioKey?: string;
+  /** Made by the local engine in place of an unreachable remote one: the note saying so (engine_note). */
+  engineNote?: LocalizedText;
 }
 
 /** The row a submission starts as: status 1, nothing reserved beyond the submission's points. */
@@ -54,6 +56,7 @@ export function newJobRow(input: SubmitJobInput, now: number): Job {
     result_key: '',
     new_audio_url: '',
     new_audio_key: '',
+    engine_note: null,
     duration: 0,
     reserved_points: input.reservePoints,
     fee: 0,
@@ -159,6 +162,28 @@ export class JobsRepository {
     return job;
   }
 
+  /** One page of an account's jobs of these types, newest first (extension: the works list). */
+  async listOwned(
+    accountId: string,
+    types: readonly JobType[],
+    page: number,
+    size: number,
+  ): Promise<{ total: number; list: Job[] }> {
+    const base = this.database.db
+      .selectFrom('jobs')
+      .where('account_id', '=', accountId)
+      .where('type', 'in', [...types]);
+    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const list = await base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(size)
+      .offset((page - 1) * size)
+      .execute();
+    return { total: Number(totalRow?.n ?? 0), list };
+  }
+
   /** 1 -> 2. Returns the job as it is now. */
   async markRunning(id: string): Promise<Job | null> {
     const now = this.clock.now();
@@ -236,6 +261,7 @@ export class JobsRepository {
           result_key: result.resultKey,
           ...(result.newAudioUrl === undefined ? {} : { new_audio_url: result.newAudioUrl }),
           ...(result.newAudioKey === undefined ? {} : { new_audio_key: result.newAudioKey }),
+          engine_note: result.engineNote === undefined ? null : JSON.stringify(result.engineNote),
           duration,
           fee: s.fee,
           updated_at: now,

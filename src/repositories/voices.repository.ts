@@ -151,6 +151,20 @@ export class VoicesRepository {
     return voice === null || voice.account_id !== accountId ? null : voice;
   }
 
+  /** One page of an account's voices (both tiers), newest first (extension: the voices list). */
+  async listOwned(accountId: string, page: number, size: number): Promise<{ total: number; list: Voice[] }> {
+    const base = this.database.db.selectFrom('voices').where('account_id', '=', accountId);
+    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const list = await base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(size)
+      .offset((page - 1) * size)
+      .execute();
+    return { total: Number(totalRow?.n ?? 0), list };
+  }
+
   async getTraining(id: string): Promise<VoiceTraining | null> {
     return (
       (await this.database.db
