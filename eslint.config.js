@@ -70,6 +70,7 @@ export default tseslint.config(
       'test/.fixtures/',
       '.scratch/',
       'sdk/dist/',
+      'console/dist/',
     ],
   },
   js.configs.recommended,
@@ -101,4 +102,28 @@ export default tseslint.config(
     },
   },
   ...layers,
+  {
+    // the web console runs in the browser
+    files: ['console/src/**/*.ts'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        navigator: 'readonly',
+        localStorage: 'readonly',
+        sessionStorage: 'readonly',
+        FormData: 'readonly',
+        File: 'readonly',
+        Blob: 'readonly',
+        Node: 'readonly',
+        Element: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLOptionElement: 'readonly',
+        HTMLElementTagNameMap: 'readonly',
+        EventListener: 'readonly',
+      },
+    },
+  },
 );

@@ -9,10 +9,15 @@ import { spawnSync } from 'node:child_process';
  * path); `check`: arguments with which a working install exits 0; `apt`: Debian packages that provide
  * it. Another tool is one more row, e.g. pocketsphinx with apt: ['pocketsphinx', 'pocketsphinx-en-us'].
  */
-const TOOLS = [
+const SERVER_TOOLS = [
   { name: 'ffmpeg', command: 'ffmpeg', env: 'DHS_FFMPEG', check: ['-version'], apt: ['ffmpeg'] },
   { name: 'ffprobe', command: 'ffprobe', env: 'DHS_FFPROBE', check: ['-version'], apt: ['ffmpeg'] },
 ];
+/** `--test` (npm test): the console's browser tests drive Debian's Chromium with playwright-core. */
+const TEST_TOOLS = [
+  { name: 'chromium', command: 'chromium', env: 'DHS_CHROMIUM', check: ['--version'], apt: ['chromium'] },
+];
+const TOOLS = process.argv.includes('--test') ? [...SERVER_TOOLS, ...TEST_TOOLS] : SERVER_TOOLS;
 
 const say = (line) => process.stderr.write(`ensure-system-tools: ${line}\n`);
 

@@ -20,6 +20,7 @@ import { userRoutes } from './routes/user.routes.ts';
 import { voicesRoutes } from './routes/voices.routes.ts';
 import { worksRoutes } from './routes/works.routes.ts';
 import { listsRoutes } from './routes/lists.routes.ts';
+import { consoleRoutes } from './routes/console.routes.ts';
 
 export interface AppDeps {
   logLevel: string;
@@ -114,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(listsRoutes, { ...auth, listing: deps.listing, metrics: deps.metrics });
   await app.register(uploadsRoutes, { ...auth, uploads: deps.uploads, metrics: deps.metrics });
   await app.register(filesRoutes, { files: deps.files });
+  await app.register(consoleRoutes, {});
   await app.register(docsRoutes, {
     uploadMaxBytes: deps.uploads.maxBytes,
     uploadTtlDays: deps.uploads.ttlDays,

@@ -507,6 +507,28 @@ export function buildOpenApi(o: OpenApiOptions): Json {
     parameters: [{ name: 'asset', in: 'path', required: true, schema: { type: 'string' } }],
     responses: { '200': { description: 'The file' }, '404': plain404 },
   });
+  add('/console', 'get', {
+    tags: ['Operations'],
+    operationId: 'console',
+    summary: "The web console: sign in with an account's keys, make works, train and try voices, see bills",
+    responses: {
+      '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } },
+      '503': { description: 'The console was not built (run npm install)' },
+    },
+  });
+  add('/console/', 'get', {
+    tags: ['Operations'],
+    operationId: 'consoleSlash',
+    summary: 'Redirects to /console',
+    responses: { '301': { description: 'To /console' } },
+  });
+  add('/console/{asset}', 'get', {
+    tags: ['Operations'],
+    operationId: 'consoleAsset',
+    summary: "The console's script and styles",
+    parameters: [{ name: 'asset', in: 'path', required: true, schema: { type: 'string' } }],
+    responses: { '200': { description: 'The file' }, '404': plain404 },
+  });
 
   schemas['ErrorEnvelope'] = jsonSchema(errorEnvelope, 'output');
   schemas['ErrorCode'] = (schemas['ErrorEnvelope']['properties'] as Record<string, Json>)['code'] as Json;
