@@ -69,6 +69,13 @@ export class Metrics {
     buckets: [0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers: [this.registry],
   });
+  /** DHS_ENGINE_FALLBACK=local: jobs the local engine rendered because the remote one was unreachable. */
+  readonly engineFallbacks = new Counter({
+    name: 'dhs_engine_fallbacks_total',
+    help: 'Outputs made by the local engine because a remote engine was unreachable (DHS_ENGINE_FALLBACK=local), by remote engine',
+    labelNames: ['engine'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'dhs_' });
@@ -80,6 +87,11 @@ export class Metrics {
     this.engineRequests.inc(labels);
     this.engineLatency.observe(labels, call.seconds);
     if (call.outcome !== 'ok') this.engineErrors.inc({ ...labels, kind: call.outcome });
+  }
+
+  /** Records one use of the local engine in place of an unreachable remote one (engines/remote/fallback.ts). */
+  observeFallback(event: { engine: string }): void {
+    this.engineFallbacks.inc({ engine: event.engine });
   }
 
   /** Times a stage; the returned function ends it. */

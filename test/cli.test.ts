@@ -164,6 +164,9 @@ describe('customer CLI against a running server (the real bin/dhs.mjs)', () => {
     assert.ok(existsSync(out) && !existsSync(`${out}.part`));
     const info = await testMedia().probe(out);
     assert.equal(info.video?.codec, 'h264');
+    // a text work's subtitles are saved beside it, FILE with .vtt
+    assert.match(String(d.subtitleUrl), /\/video\.vtt$/);
+    assert.match(readFileSync(join(dir, 'result.vtt'), 'utf8'), /^WEBVTT\n\n1\n00:00:00\.\d{3} --> /);
 
     const got = await dhs(['works', 'get', String(d.jobId), '--json'], { env });
     assert.equal(got.code, 0, got.stderr);

@@ -1,6 +1,7 @@
 /**
  * Request and response bodies of the seed v5 API (field names and types as the seed has them), with
- * the additive fields dhs puts in its answers (`errorCode`, `progress`, `newAudioUrl`, bill `jobId`).
+ * the additive fields dhs puts in its answers (`errorCode`, `progress`, `newAudioUrl`, `subtitleUrl`,
+ * `subtitleSrtUrl`, bill `jobId`).
  */
 
 /** A job's or training's status (seed 1.2): 1 queued, 2 processing, 3 done, 4 failed. */
@@ -50,8 +51,15 @@ export interface WorkStatus {
   progress: number;
   /** dhs: the speech a text-driven work was made with. */
   newAudioUrl?: string;
-  /** dhs: captions (WebVTT) of what is said, where the server makes them. */
+  /**
+   * dhs: subtitles (WebVTT, `text/vtt`) of what is said, timed to the result; text and audio-only works
+   * only (an audio-driven work has none), present once status is 3.
+   */
   subtitleUrl?: string;
+  /** dhs: the same subtitles as SRT (`application/x-subrip`), present with `subtitleUrl`. */
+  subtitleSrtUrl?: string;
+  /** dhs: present when the server's local engine made it because its remote engine was unreachable. */
+  engineNote?: string;
 }
 
 /** seed 3.1 / 4.1. An empty or absent `speakerId` makes a new voice; the same one trains it again. */
@@ -110,7 +118,12 @@ export interface SpeechStatus {
   type: string;
   errorCode: number;
   progress: number;
+  /** dhs: subtitles (WebVTT) of the speech, present once status is 3. */
   subtitleUrl?: string;
+  /** dhs: the same subtitles as SRT, present with `subtitleUrl`. */
+  subtitleSrtUrl?: string;
+  /** dhs: present when the server's local engine made it because its remote engine was unreachable. */
+  engineNote?: string;
 }
 
 /** seed 5.1. */

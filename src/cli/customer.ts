@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -40,8 +41,9 @@ export const CUSTOMER_USAGE = `Customer commands (a client of a running server; 
   Every command takes --url URL (default $DHS_URL, else http://localhost:8080), --access-key and
   --secret-key (default $DHS_ACCESS_KEY, $DHS_SECRET_KEY), --lang zh|en (the server's messages).
   A PATH is uploaded to the server first. --wait shows progress until the job ends: exit 0 when it
-  is done, 1 with its error code when it failed; --out FILE waits and saves the result; --json prints
-  one JSON line at the end (the final status and the jobId).`;
+  is done, 1 with its error code when it failed; --out FILE waits and saves the result (and, for text
+  works and speech, its subtitles beside it: FILE with .vtt); --json prints one JSON line at the end
+  (the final status and the jobId).`;
 
 const COMMANDS = new Set(['works', 'voices', 'balance', 'bills']);
 
@@ -224,7 +226,13 @@ async function finishJob(
         : await client.voice[kind].createDetail(jobId)
   ) as WorkStatus | SpeechStatus;
   const resultUrl = 'videoUrl' in data ? data.videoUrl : data.url;
-  if (out !== undefined && data.status === JobStatus.DONE) await download(io, resultUrl, out);
+  if (out !== undefined && data.status === JobStatus.DONE) {
+    await download(io, resultUrl, out);
+    const vtt = subtitleFileFor(out);
+    if (data.subtitleUrl !== undefined && data.subtitleUrl !== '' && vtt !== out) {
+      await download(io, data.subtitleUrl, vtt);
+    }
+  }
   if (a.switches.has('json')) io.stdout.write(`${JSON.stringify({ jobId, ...data })}\n`);
   else
     printFields(io, {
@@ -405,6 +413,12 @@ function reportFailure(
   if (data.status !== JobStatus.FAILED) return 0;
   io.stderr.write(`dhs: ${id} failed: ${data.errorCode || ErrorCode.OTHER} ${data.errorMessage}\n`);
   return 1;
+}
+
+/** Where `--out FILE` puts the subtitles: FILE with its extension replaced by .vtt (result.mp4 → result.vtt). */
+export function subtitleFileFor(file: string): string {
+  const ext = extname(file);
+  return `${ext === '' ? file : file.slice(0, -ext.length)}.vtt`;
 }
 
 /** Streams a result to `file` (through `file.part`, so a cut download never looks whole). */

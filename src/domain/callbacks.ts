@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { srtKeyOf } from './captions.ts';
 import {
   speechStatusBody,
   voiceStatusBody,
@@ -31,6 +32,8 @@ export interface CallbackRequest {
 export interface ResultKeys {
   result: string;
   newAudio: string;
+  /** The subtitles in WebVTT (the SRT file beside it, `.srt`); absent or '' for none. */
+  subtitle?: string;
 }
 
 /** The callback of a finished work (seed 1.3) or speech job (seed 3.6 / 4.6); null without a URL. */
@@ -46,6 +49,10 @@ export function jobCallbackRequest(
   // the fields workCallbackBody / speechStatusBody put the URLs in
   const links: Record<string, string> = { [work ? 'videoUrl' : 'url']: keys.result };
   if (work && keys.newAudio !== '' && job.newAudioUrl !== '') links['newAudioUrl'] = keys.newAudio;
+  if (keys.subtitle !== undefined && keys.subtitle !== '' && 'subtitleUrl' in body) {
+    links['subtitleUrl'] = keys.subtitle;
+    links['subtitleSrtUrl'] = srtKeyOf(keys.subtitle);
+  }
   return { url: job.callbackUrl, body, links };
 }
 

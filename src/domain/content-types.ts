@@ -4,6 +4,9 @@ const CONTENT_TYPES: Record<string, string> = {
   mp3: 'audio/mpeg',
   wav: 'audio/wav',
   m4a: 'audio/mp4',
+  // subtitles of text works and speech (src/domain/captions.ts), UTF-8
+  vtt: 'text/vtt; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
   // what customers upload (src/services/uploads.service.ts keeps the extension)
   mov: 'video/quicktime',
   webm: 'video/webm',

@@ -32,3 +32,19 @@ export const envOptional = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** One of `values` (trimmed, case ignored); unset or blank: `def`. */
+export const envOneOf = <const V extends string>(values: readonly V[], def: V) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): V => {
+      const s = (v ?? '').trim().toLowerCase();
+      if (s === '') return def;
+      const found = values.find((x) => x === s);
+      if (found === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}, got "${v}"` });
+        return z.NEVER;
+      }
+      return found;
+    });

@@ -17,6 +17,22 @@ const progress = z.number().int().min(0).max(100).describe('extension: 0-100, 10
 const errorMessage = z
   .string()
   .describe('why it failed (status 4), else ""; Chinese, or English per Accept-Language');
+const engineNote = z
+  .string()
+  .optional()
+  .describe(
+    'extension, only when set: the result was made by the local engine because the remote engine (named, with its host) could not be reached (DHS_ENGINE_FALLBACK=local); Chinese, or English per Accept-Language',
+  );
+const subtitleUrl = z
+  .string()
+  .optional()
+  .describe(
+    'extension, only when there are subtitles (text and audio_only works, speech; never audio-driven works): WebVTT (text/vtt) of what is said, timed to the audio; the SRT file is beside it (subtitleSrtUrl)',
+  );
+const subtitleSrtUrl = z
+  .string()
+  .optional()
+  .describe('extension, with subtitleUrl: the same subtitles as SRT (application/x-subrip)');
 const userId = z.string().describe('the account');
 const accessKey = z.string();
 
@@ -46,6 +62,9 @@ export const workStatusData = z.object({
     .string()
     .optional()
     .describe('extension, text works: the synthesized speech the video was made with'),
+  engineNote,
+  subtitleUrl,
+  subtitleSrtUrl,
 });
 
 /** seed 1.3 callback (wire.ts workCallbackBody). */
@@ -68,6 +87,9 @@ export const speechStatusData = z.object({
   type: z.enum(['LITE', 'PRO']),
   errorCode,
   progress,
+  engineNote,
+  subtitleUrl,
+  subtitleSrtUrl,
 });
 
 /** seed 3.2 / 4.2 detail and 3.3 / 4.3 callback (wire.ts voiceStatusBody). */

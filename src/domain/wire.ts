@@ -2,7 +2,8 @@ import type { JobStatusValue } from './jobs.ts';
 
 /**
  * Response and callback bodies with the seed's field names and types (seed 1.2, 1.3, 3.2, 3.3, 3.5,
- * 3.6, 4.x), plus the additive fields every job-status body carries: errorCode and progress.
+ * 3.6, 4.x), plus the additive fields every job-status body carries: errorCode and progress (and
+ * engineNote on a job the local engine made in place of an unreachable remote one).
  */
 export interface JobView {
   id: string;
@@ -15,6 +16,11 @@ export interface JobView {
   resultUrl: string;
   newAudioUrl: string;
   duration: number;
+  /** Made by the local engine in place of an unreachable remote one: the note saying so. */
+  engineNote?: string;
+  /** Subtitles of what is said (text works, speech), WebVTT and SRT; absent or '' when none. */
+  subtitleUrl?: string;
+  subtitleSrtUrl?: string;
 }
 
 export interface OwnerView {
@@ -40,7 +46,25 @@ export function workStatusBody(job: JobView) {
     errorCode: job.errorCode,
     progress: job.progress,
     ...(job.newAudioUrl === '' ? {} : { newAudioUrl: job.newAudioUrl }),
+    ...engineNoteField(job),
+    ...subtitleFields(job),
   };
+}
+
+/** The extension fields `subtitleUrl` (WebVTT) and `subtitleSrtUrl` (SRT), present only with subtitles. */
+function subtitleFields(job: JobView): { subtitleUrl?: string; subtitleSrtUrl?: string } {
+  if (job.subtitleUrl === undefined || job.subtitleUrl === '') return {};
+  return {
+    subtitleUrl: job.subtitleUrl,
+    ...(job.subtitleSrtUrl === undefined || job.subtitleSrtUrl === ''
+      ? {}
+      : { subtitleSrtUrl: job.subtitleSrtUrl }),
+  };
+}
+
+/** The extension field `engineNote`, present only when the job has one. */
+function engineNoteField(job: JobView): { engineNote?: string } {
+  return job.engineNote === undefined || job.engineNote === '' ? {} : { engineNote: job.engineNote };
 }
 
 /** seed 1.3 callback. modelType carries the work's mode (audio | text | audio_only). */
@@ -67,6 +91,8 @@ export function speechStatusBody(job: JobView, owner: OwnerView) {
     type: job.type,
     errorCode: job.errorCode,
     progress: job.progress,
+    ...engineNoteField(job),
+    ...subtitleFields(job),
   };
 }
 

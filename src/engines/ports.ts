@@ -3,6 +3,8 @@
  * better local one replaces the baseline without touching the job code.
  */
 
+import type { TimedText } from '../domain/captions.ts';
+import type { LocalizedText } from '../domain/errors.ts';
 import type { VoiceProfile, VoiceTier } from '../domain/voice.ts';
 
 export interface ProgressSink {
@@ -29,7 +31,17 @@ export interface LipSyncEngine {
    * default) or forward then backward ('pingpong', no jump cut). Output frame k's base frame follows.
    */
   readonly baseOrder?: 'loop' | 'pingpong';
-  render(input: LipSyncInput): Promise<{ durationSec: number }>;
+  render(input: LipSyncInput): Promise<EngineOutput>;
+}
+
+/**
+ * What an engine made: the output's length (what is billed) and, when it was not made the usual way
+ * (the remote engine unreachable, the local one used: DHS_ENGINE_FALLBACK), a note saying so, which
+ * the job keeps and its detail shows (`engineNote`).
+ */
+export interface EngineOutput {
+  durationSec: number;
+  note?: LocalizedText;
 }
 
 export interface SpeechInput {
@@ -48,9 +60,18 @@ export interface SpeechInput {
   signal: AbortSignal;
 }
 
+/**
+ * Speech made, with where each piece the engine joined is heard in the output (seconds, after speed
+ * changes and joins; the pauses between pieces are in no segment): subtitles are timed from these
+ * (src/domain/captions.ts). Absent when the engine cannot tell.
+ */
+export interface SpeechOutput extends EngineOutput {
+  segments?: TimedText[];
+}
+
 export interface SpeechEngine {
   readonly name: string;
-  synthesize(input: SpeechInput): Promise<{ durationSec: number }>;
+  synthesize(input: SpeechInput): Promise<SpeechOutput>;
 }
 
 export interface VoiceTrainingInput {

@@ -559,7 +559,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
       title: 'dhs: Digital Human Server',
       version: '5',
       description: [
-        "The seed v5 API (`/api/model/v5`) plus extensions (file upload, `errorCode`, `progress`, `newAudioUrl`, `engineNote`, a bill row's `jobId`, `speakerId` on works).",
+        "The seed v5 API (`/api/model/v5`) plus extensions (file upload, `errorCode`, `progress`, `newAudioUrl`, `engineNote`, `subtitleUrl` / `subtitleSrtUrl`, a bill row's `jobId`, `speakerId` on works).",
         'Every answer of the API is HTTP 200 with `{"code", "msg", "data"}`: `code` 0 is success; any other code has `data: null` and a `msg` saying why, in Chinese, or English when `Accept-Language` prefers it. Look at `code`, never at the HTTP status.',
         'Authenticate by getting a token (`GET /api/model/v5/oauth/token`) and sending it as the `authorization-token` header.',
       ].join('\n\n'),

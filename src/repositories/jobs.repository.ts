@@ -35,6 +35,8 @@ export interface JobResult {
   newAudioKey?: string;
   /** Made by the local engine in place of an unreachable remote one: the note saying so (engine_note). */
   engineNote?: LocalizedText;
+  /** Blob key of the subtitles (WebVTT; SRT beside it as .srt): text works and speech (subtitle_key). */
+  subtitleKey?: string;
 }
 
 /** The row a submission starts as: status 1, nothing reserved beyond the submission's points. */
@@ -57,6 +59,7 @@ export function newJobRow(input: SubmitJobInput, now: number): Job {
     new_audio_url: '',
     new_audio_key: '',
     engine_note: null,
+    subtitle_key: null,
     duration: 0,
     reserved_points: input.reservePoints,
     fee: 0,
@@ -262,6 +265,7 @@ export class JobsRepository {
           ...(result.newAudioUrl === undefined ? {} : { new_audio_url: result.newAudioUrl }),
           ...(result.newAudioKey === undefined ? {} : { new_audio_key: result.newAudioKey }),
           engine_note: result.engineNote === undefined ? null : JSON.stringify(result.engineNote),
+          ...(result.subtitleKey === undefined ? {} : { subtitle_key: result.subtitleKey }),
           duration,
           fee: s.fee,
           updated_at: now,
@@ -367,11 +371,14 @@ export class JobsRepository {
       .execute();
   }
 
-  /** The result was deleted: the job keeps its row and URL (which now answers 404). */
+  /**
+   * The result was deleted: the job keeps its row and URL (which now answers 404); its subtitles,
+   * deleted with it, are no longer offered.
+   */
   async clearResult(id: string): Promise<void> {
     await this.database.db
       .updateTable('jobs')
-      .set({ result_key: '', updated_at: this.clock.now() })
+      .set({ result_key: '', subtitle_key: null, updated_at: this.clock.now() })
       .where('id', '=', id)
       .execute();
   }

@@ -1,26 +1,47 @@
+import { z } from 'zod';
 import {
   jobCallbackRequest,
   voiceCallbackRequest,
   type CallbackRequest,
   type ResultKeys,
 } from '../domain/callbacks.ts';
+import { srtKeyOf } from '../domain/captions.ts';
 import { JobStatus } from '../domain/jobs.ts';
 import type { Lang } from '../domain/lang.ts';
+import { readJson } from '../domain/payloads.ts';
 import type { JobView, OwnerView, VoiceView } from '../domain/wire.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { ResultLinks } from '../repositories/blobs.ts';
 import type { Job } from '../repositories/jobs.repository.ts';
 import type { Voice } from '../repositories/voices.repository.ts';
 
-/** The result URLs a job's bodies hand out (inspect's videoUrl and newAudioUrl, speech detail's url). */
+/**
+ * The result URLs a job's bodies hand out (inspect's videoUrl and newAudioUrl, speech detail's url,
+ * and the subtitles of text works and speech).
+ */
 export interface JobUrls {
   resultUrl: string;
   newAudioUrl: string;
+  /** WebVTT and SRT subtitles; absent when the job has none. */
+  subtitleUrl?: string;
+  subtitleSrtUrl?: string;
 }
 
 /** The permanent `/files/...` URLs recorded when the job stored its result ('' before that). */
 export function storedUrls(job: Job): JobUrls {
-  return { resultUrl: job.result_url, newAudioUrl: job.new_audio_url };
+  return { resultUrl: job.result_url, newAudioUrl: job.new_audio_url, ...storedSubtitleUrls(job) };
+}
+
+/**
+ * A finished job's subtitles at their permanent URLs: beside the result's recorded URL, as their files
+ * are beside the result (captions.ts subtitleKeys). None once retention deleted them (subtitle_key null).
+ */
+function storedSubtitleUrls(job: Job): Pick<JobUrls, 'subtitleUrl' | 'subtitleSrtUrl'> {
+  const key = job.subtitle_key;
+  if (job.status !== JobStatus.DONE || key === null || key === '' || job.result_url === '') return {};
+  const folder = job.result_url.slice(0, job.result_url.lastIndexOf('/') + 1);
+  const name = (k: string): string => encodeURIComponent(k.slice(k.lastIndexOf('/') + 1));
+  return { subtitleUrl: folder + name(key), subtitleSrtUrl: folder + name(srtKeyOf(key)) };
 }
 
 /** The stored results a finished job links to; null while it has none to hand out. */
@@ -28,7 +49,7 @@ function resultKeys(job: Job): ResultKeys | null {
   // a failed job's result_key names the folder its leftovers are deleted from: nothing to hand out;
   // '' once the retention sweep deleted the result (its stored URL then answers 404)
   if (job.status !== JobStatus.DONE || job.result_key === '') return null;
-  return { result: job.result_key, newAudio: job.new_audio_key };
+  return { result: job.result_key, newAudio: job.new_audio_key, subtitle: job.subtitle_key ?? '' };
 }
 
 /**
@@ -43,6 +64,12 @@ export async function jobUrls(job: Job, links: ResultLinks): Promise<JobUrls> {
     resultUrl: await links.url(keys.result),
     // works finished before keys were kept for speech (migration 0005) keep their /files/ URL
     newAudioUrl: keys.newAudio === '' ? stored.newAudioUrl : await links.url(keys.newAudio),
+    ...(keys.subtitle === undefined || keys.subtitle === ''
+      ? {}
+      : {
+          subtitleUrl: await links.url(keys.subtitle),
+          subtitleSrtUrl: await links.url(srtKeyOf(keys.subtitle)),
+        }),
   };
 }
 
@@ -60,7 +87,22 @@ export function jobView(job: Job, urls: JobUrls, lang: Lang = 'zh'): JobView {
     resultUrl: urls.resultUrl,
     newAudioUrl: urls.newAudioUrl,
     duration: job.duration,
+    ...engineNoteView(job.engine_note, lang),
+    ...(urls.subtitleUrl === undefined
+      ? {}
+      : { subtitleUrl: urls.subtitleUrl, subtitleSrtUrl: urls.subtitleSrtUrl ?? '' }),
   };
+}
+
+const engineNoteSchema = z.object({ zh: z.string(), en: z.string() });
+
+/** engine_note (JSON `{"zh","en"}`) in the reading `lang` asks for; nothing when the job has none. */
+export function engineNoteView(stored: string | null, lang: Lang): { engineNote?: string } {
+  if (stored === null || stored === '') return {};
+  const note = engineNoteSchema.safeParse(readJson(stored));
+  // written by this server as JSON; anything else is shown as it was stored
+  if (!note.success) return { engineNote: stored };
+  return { engineNote: lang === 'en' ? note.data.en : note.data.zh };
 }
 
 export function voiceView(voice: Voice, lang: Lang = 'zh'): VoiceView {

@@ -107,10 +107,24 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(done.status, JobStatus.DONE);
       assert.equal(done.fee, 8);
       assert.equal(done.duration, 8);
+      assert.equal(done.engine_note, null, 'no engine note unless the local engine stood in');
       // a second completion (a retried handler) changes nothing
       await jobs.complete(j1.id, { resultUrl: 'u', resultKey: 'k', durationSec: 9 }, noCallback);
       await jobs.fail(j1.id, 20902, { zh: '晚了', en: 'late' }, noCallback);
       assert.equal((await accounts.findById(a.userId))?.balance, 22);
+
+      // made by the local engine in place of an unreachable remote one: the note is kept
+      const b = await accounts.create({ points: 5, lite: 0, pro: 0 });
+      const noted = await jobs.submit(submission(b.userId, 1));
+      await jobs.complete(
+        noted.id,
+        { resultUrl: 'u', resultKey: 'k', durationSec: 1, engineNote: { zh: '本地', en: 'local' } },
+        noCallback,
+      );
+      assert.deepEqual(JSON.parse((await jobs.get(noted.id))?.engine_note ?? 'null'), {
+        zh: '本地',
+        en: 'local',
+      });
 
       const j2 = await jobs.submit(submission(a.userId, 5));
       await jobs.fail(j2.id, 20011, { zh: '无音频', en: 'no audio' }, noCallback);

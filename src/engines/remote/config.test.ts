@@ -22,8 +22,27 @@ describe('remote engine configuration', () => {
       cosyvoice: undefined,
       gptSovits: undefined,
       fishSpeech: undefined,
+      fallback: 'off',
     });
     assert.equal(loadConfig({}).engines.speech, 'local');
+  });
+
+  test('DHS_ENGINE_FALLBACK: off (unset or blank) or local; anything else stops the start', () => {
+    const fallback = (v: string | undefined) =>
+      parseRemoteEngines(v === undefined ? {} : { DHS_ENGINE_FALLBACK: v }, 'sample', '/data').fallback;
+    assert.equal(fallback(undefined), 'off');
+    assert.equal(fallback(' '), 'off');
+    assert.equal(fallback('off'), 'off');
+    assert.equal(fallback('local'), 'local');
+    assert.equal(fallback(' Local '), 'local');
+    assert.deepEqual(problems({ DHS_ENGINE_FALLBACK: 'remote' }), [
+      'DHS_ENGINE_FALLBACK: must be one of off, local, got "remote"',
+    ]);
+    assert.throws(
+      () => loadConfig({ DHS_ENGINE_FALLBACK: 'yes' }),
+      /invalid configuration:\n {2}DHS_ENGINE_FALLBACK: must be one of off, local, got "yes"/,
+    );
+    assert.equal(loadConfig({ DHS_ENGINE_FALLBACK: 'local' }).engines.fallback, 'local');
   });
 
   test('HeyGem needs its URL and shared directory; defaults for the rest', () => {

@@ -5,10 +5,14 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envInt, envOptional } from '../../domain/env.ts';
+import { envInt, envOneOf, envOptional } from '../../domain/env.ts';
 
 export const SPEECH_ENGINES = ['local', 'cosyvoice', 'gpt-sovits', 'fish-speech'] as const;
 export type SpeechEngineName = (typeof SPEECH_ENGINES)[number];
+
+/** DHS_ENGINE_FALLBACK: `local` renders with the local engine when a remote one is unreachable. */
+export const ENGINE_FALLBACKS = ['off', 'local'] as const;
+export type EngineFallback = (typeof ENGINE_FALLBACKS)[number];
 
 export interface HeyGemConfig {
   url: string;
@@ -51,6 +55,8 @@ export interface RemoteEnginesConfig {
   cosyvoice: CosyVoiceConfig | undefined;
   gptSovits: GptSovitsConfig | undefined;
   fishSpeech: FishSpeechConfig | undefined;
+  /** `local`: a remote engine that cannot be reached is replaced by the local one for that job. */
+  fallback: EngineFallback;
 }
 
 const opt = envOptional;
@@ -89,6 +95,7 @@ const schema = z.object({
   DHS_FISH_SPEECH_URL: opt,
   DHS_FISH_SPEECH_API_KEY: opt,
   DHS_FISH_SPEECH_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
+  DHS_ENGINE_FALLBACK: envOneOf(ENGINE_FALLBACKS, 'off'),
 });
 
 /** Problems found, each "VARIABLE: what is wrong"; an empty list means the config is good. */
@@ -205,5 +212,5 @@ export function parseRemoteEngines(
   }
 
   if (problems.length > 0) throw new EngineConfigError(problems);
-  return { heygem, speech, speechPro, cosyvoice, gptSovits, fishSpeech };
+  return { heygem, speech, speechPro, cosyvoice, gptSovits, fishSpeech, fallback: e.DHS_ENGINE_FALLBACK };
 }

@@ -25,6 +25,13 @@ export type EngineFailureKind =
 
 /** A remote engine's failure: an AppError (20902, a processing stage failed) that names engine and host. */
 export class EngineError extends AppError {
+  /**
+   * Nothing came back from the engine: the connection failed, or the time ran out before its answer
+   * began. False once it answered anything (a status, part of a body), however badly. By default:
+   * true for `unreachable` and `timeout`.
+   */
+  readonly noAnswer: boolean;
+
   constructor(
     readonly engine: string,
     readonly host: string,
@@ -32,9 +39,11 @@ export class EngineError extends AppError {
     detail: LocalizedText,
     retryable: boolean,
     cause?: unknown,
+    noAnswer?: boolean,
   ) {
     super(ErrorCode.INTERNAL_STAGE, detail, { retryable, ...(cause === undefined ? {} : { cause }) });
     this.name = 'EngineError';
+    this.noAnswer = noAnswer ?? (kind === 'unreachable' || kind === 'timeout');
   }
 }
 
@@ -177,9 +186,15 @@ export class EngineHttp {
     this.host = this.base.host;
   }
 
-  /** An EngineError about this engine. */
-  error(kind: EngineFailureKind, detail: LocalizedText, retryable: boolean, cause?: unknown): EngineError {
-    return new EngineError(this.engine, this.host, kind, detail, retryable, cause);
+  /** An EngineError about this engine (`noAnswer`: EngineError.noAnswer, by default from the kind). */
+  error(
+    kind: EngineFailureKind,
+    detail: LocalizedText,
+    retryable: boolean,
+    cause?: unknown,
+    noAnswer?: boolean,
+  ): EngineError {
+    return new EngineError(this.engine, this.host, kind, detail, retryable, cause, noAnswer);
   }
 
   /** "the engine answered something that is not its API" (permanent: asking again gets the same). */
@@ -328,6 +343,8 @@ export class EngineHttp {
         ),
         true,
         caught,
+        // the answer had begun (a stream too slow to finish): the engine is there
+        !answered,
       );
     }
     if (answered) {

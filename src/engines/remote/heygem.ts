@@ -260,6 +260,14 @@ export class HeyGemLipSync implements LipSyncEngine {
     return this.finish(code, hostFile, input);
   }
 
+  /**
+   * The job went elsewhere (DHS_ENGINE_FALLBACK: the local engine rendered it after HeyGem did not
+   * answer): this task's files on the shared volume are removed, as after a final answer. Best effort.
+   */
+  async abandon(input: LipSyncInput): Promise<void> {
+    await this.cleanUp(taskCode(input.workDir));
+  }
+
   /** `<dataDir>/temp`, made when missing; a missing data directory is a configuration error. */
   private async sharedTempDir(): Promise<string> {
     try {
@@ -406,6 +414,7 @@ export class HeyGemLipSync implements LipSyncEngine {
       ),
       true,
       error,
+      error.noAnswer,
     );
   }
 

@@ -8,6 +8,7 @@ import type { LipSyncEngine, SpeechEngine, VoiceTrainer } from '../ports.ts';
 import type { RemoteEnginesConfig, SpeechEngineName } from './config.ts';
 import { CosyVoiceBackend } from './cosyvoice.ts';
 import type { EngineObserver } from './engine-http.ts';
+import { FallbackLipSync, FallbackSpeech, type FallbackOptions } from './fallback.ts';
 import { FishSpeechBackend } from './fish-speech.ts';
 import { GptSovitsBackend } from './gpt-sovits.ts';
 import { HeyGemLipSync } from './heygem.ts';
@@ -17,20 +18,26 @@ import { RemoteSpeechEngine, TieredSpeechEngine, type SpeechBackend } from './sp
 export interface RemoteEngineDeps {
   media: MediaTool;
   observer?: EngineObserver;
+  /** With DHS_ENGINE_FALLBACK=local: how a fallback is counted and logged. */
+  fallback?: FallbackOptions;
 }
 
-/** The HeyGem lip-sync engine when DHS_LIPSYNC_ENGINE=heygem, else undefined. */
+/**
+ * The HeyGem lip-sync engine when DHS_LIPSYNC_ENGINE=heygem, else undefined. With
+ * DHS_ENGINE_FALLBACK=local, `local()` makes the local engine that renders when HeyGem is unreachable.
+ */
 export function remoteLipSync(
   lipSyncEngine: string,
   cfg: RemoteEnginesConfig,
-  deps: RemoteEngineDeps,
+  deps: RemoteEngineDeps & { local: () => LipSyncEngine },
 ): LipSyncEngine | undefined {
   if (lipSyncEngine !== 'heygem' || cfg.heygem === undefined) return undefined;
-  return new HeyGemLipSync({
+  const heygem = new HeyGemLipSync({
     ...cfg.heygem,
     media: deps.media,
     ...(deps.observer === undefined ? {} : { observer: deps.observer }),
   });
+  return cfg.fallback === 'local' ? new FallbackLipSync(heygem, deps.local(), deps.fallback) : heygem;
 }
 
 /** The backend of one remote speech engine (its configuration was checked by parseRemoteEngines). */
@@ -54,8 +61,10 @@ export function speechBackend(
 
 /**
  * The speech engine and trainer when DHS_SPEECH_ENGINE or DHS_SPEECH_ENGINE_PRO names a remote engine:
- * the tiers routed to their engines (the default voice to the local one), and a trainer that keeps a
- * reference clip beside the local profile. Undefined when both are 'local'.
+ * the tiers routed to their engines (the default voice to the local one), each remote one replaced by
+ * the local engine while it is unreachable (DHS_ENGINE_FALLBACK=local), and a trainer that keeps a
+ * reference clip beside the local profile (it never calls the remote engine, so training works while
+ * that is down). Undefined when both are 'local'.
  */
 export function remoteSpeech(
   cfg: RemoteEnginesConfig,
@@ -66,12 +75,13 @@ export function remoteSpeech(
   const engineFor = (name: SpeechEngineName): SpeechEngine => {
     let e = engines.get(name);
     if (e === undefined) {
-      e = new RemoteSpeechEngine({
+      const remote = new RemoteSpeechEngine({
         backend: speechBackend(name as Exclude<SpeechEngineName, 'local'>, cfg, deps.observer),
         media: deps.media,
         blobs: deps.blobs,
         local: deps.localSpeech,
       });
+      e = cfg.fallback === 'local' ? new FallbackSpeech(remote, deps.localSpeech, deps.fallback) : remote;
       engines.set(name, e);
     }
     return e;

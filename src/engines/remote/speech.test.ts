@@ -10,7 +10,7 @@ import { LocalDiskBlobStore } from '../../repositories/blobs.ts';
 import { planPieces } from '../voice/espeak-tts.ts';
 import { CosyVoiceBackend, cosyVoiceRequest } from './cosyvoice.ts';
 import { EngineError } from './engine-http.ts';
-import { expectedSeconds, startFakeCosyVoice, type FakeSpeechServer } from './fake-speech.ts';
+import { expectedSeconds, fakeSeconds, startFakeCosyVoice, type FakeSpeechServer } from './fake-speech.ts';
 import { referenceOf } from './reference.ts';
 import { adjustFilters, RemoteSpeechEngine, TieredSpeechEngine } from './speech.ts';
 import { noWait, recordingLocal, speechInput, voiceWithReference } from './test-voices.ts';
@@ -120,6 +120,21 @@ describe('CosyVoice', () => {
       );
       assert.equal(res.durationSec, info.durationSec);
       assert.equal(progress.at(-1), 1);
+      // subtitles' timings: each piece where it was joined, in the written form, pauses between
+      const pieces = planPieces(text);
+      assert.deepEqual(
+        res.segments?.map((s) => s.text),
+        pieces.map((p) => p.display),
+      );
+      let at = 0;
+      for (const [i, p] of pieces.entries()) {
+        const seg = res.segments?.[i];
+        assert.ok(seg);
+        assert.ok(
+          Math.abs(seg.startSec - at) < 0.01 && Math.abs(seg.endSec - at - fakeSeconds(p.text)) < 0.01,
+        );
+        at = seg.endSec + p.pauseAfterSec;
+      }
     });
 
     test('CosyVoice 1 gets language tags; 22050 Hz PCM is resampled', async () => {
@@ -139,6 +154,9 @@ describe('CosyVoice', () => {
       const { input } = speechInput(root, voice, text, { speedRatio: 2 });
       const res = await e.synthesize(input);
       assert.ok(Math.abs(res.durationSec - expectedSeconds(text) / 2) < 0.15, String(res.durationSec));
+      const [seg] = res.segments ?? [];
+      assert.ok(seg && Math.abs(seg.endSec - fakeSeconds(planPieces(text)[0]?.text ?? '') / 2) < 0.01);
+      assert.ok(seg.endSec <= res.durationSec);
     });
 
     test('a stream cut off once is asked again within the attempt; every time: retryable, named', async () => {

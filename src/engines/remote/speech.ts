@@ -15,11 +15,12 @@ import { randomUUID } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import type { TimedText } from '../../domain/captions.ts';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { SpeechLanguage } from '../../domain/voice.ts';
 import type { BlobStore } from '../../repositories/blobs.ts';
 import type { MediaTool } from '../../repositories/media.ts';
-import type { SpeechEngine, SpeechInput } from '../ports.ts';
+import type { SpeechEngine, SpeechInput, SpeechOutput } from '../ports.ts';
 import { planPieces, WavWriter } from '../voice/espeak-tts.ts';
 import { EngineError, type EngineHttp } from './engine-http.ts';
 import { referenceOf, type ReferenceClip } from './reference.ts';
@@ -152,7 +153,7 @@ export class RemoteSpeechEngine implements SpeechEngine {
     return this.o.backend.http;
   }
 
-  async synthesize(input: SpeechInput): Promise<{ durationSec: number }> {
+  async synthesize(input: SpeechInput): Promise<SpeechOutput> {
     // Nothing to clone from: the default voice, and voices taken before this engine was configured
     // (a trained voice until it is trained again, a video's own voice until its avatar is prepared
     // again). The local engine speaks them from their profile, as it did before.
@@ -174,6 +175,8 @@ export class RemoteSpeechEngine implements SpeechEngine {
 
     const joinedPath = join(input.workDir, `remote-${tag}.wav`);
     const joined = await WavWriter.create(joinedPath, JOIN_SAMPLE_RATE);
+    /** Where each piece is in the joined file, seconds (before speed changes). */
+    const joins: TimedText[] = [];
     try {
       const totalChars = pieces.reduce((n, p) => n + p.text.length, 0);
       let doneChars = 0;
@@ -190,7 +193,9 @@ export class RemoteSpeechEngine implements SpeechEngine {
           },
           i,
         );
+        const startSec = joined.sampleCount / JOIN_SAMPLE_RATE;
         await joined.write(toInt16(pcm));
+        joins.push({ text: piece.display, startSec, endSec: joined.sampleCount / JOIN_SAMPLE_RATE });
         await joined.silence(piece.pauseAfterSec);
         doneChars += piece.text.length;
         input.onProgress((SYNTH_SHARE * doneChars) / totalChars);
@@ -232,7 +237,10 @@ export class RemoteSpeechEngine implements SpeechEngine {
     }
     const out = await this.o.media.probe(input.outFile, { signal });
     input.onProgress(1);
-    return { durationSec: out.durationSec };
+    // the filters change the tempo by speedRatio (the pitch change's own tempo change is undone)
+    const at = (sec: number): number => Math.min(out.durationSec, sec / input.speedRatio);
+    const segments = joins.map((j) => ({ text: j.text, startSec: at(j.startSec), endSec: at(j.endSec) }));
+    return { durationSec: out.durationSec, segments };
   }
 
   /** The clip from the blob store, checked against its hash. */
@@ -337,7 +345,7 @@ export class TieredSpeechEngine implements SpeechEngine {
     this.name = lite === pro ? lite.name : `${lite.name}+pro:${pro.name}`;
   }
 
-  synthesize(input: SpeechInput): Promise<{ durationSec: number }> {
+  synthesize(input: SpeechInput): Promise<SpeechOutput> {
     return (input.voice?.tier === 'PRO' ? this.pro : this.lite).synthesize(input);
   }
 }

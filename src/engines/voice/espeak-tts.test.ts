@@ -142,6 +142,21 @@ describe('espeak-tts pure parts', () => {
     assert.deepEqual(planPieces('，。！？ …'), []);
   });
 
+  it('planPieces keeps the written form of each piece for subtitles', () => {
+    const pieces = planPieces('今天是2026年。We paid $5 for it，好的');
+    assert.deepEqual(
+      pieces.map((p) => p.display),
+      ['今天是2026年。', 'We paid $5 for it，', '好的'],
+    );
+    // a run whose written cuts differ from the spoken ones shows the spoken words
+    const long = planPieces(`${'价格是1234567元，'.repeat(30)}结束。`);
+    assert.ok(long.length >= 2);
+    assert.deepEqual(
+      long.map((p) => p.display),
+      long.map((p) => p.text),
+    );
+  });
+
   it('planPieces cuts long text into pieces of at most 300 characters', () => {
     const pieces = planPieces('这是一个很长的句子，'.repeat(100) + '结束。');
     assert.ok(pieces.length >= 4);
@@ -234,6 +249,26 @@ describe('EspeakSpeechEngine', () => {
     const { durationSec, levelDb } = await speak(EN);
     assert.ok(durationSec > 2.5 && durationSec < 12, `duration ${durationSec}`);
     assert.ok(levelDb > -30, `level ${levelDb}`);
+  });
+
+  it('reports where each piece is heard: in order, between the pauses, ending with the audio', async () => {
+    const inp = input('你好，世界。Hello there, friends. 再见！', { speedRatio: 1.3 });
+    const { durationSec, segments } = await engine.synthesize(inp);
+    assert.deepEqual(
+      segments?.map((s) => s.text),
+      ['你好，世界。', 'Hello there, friends.', '再见！'],
+    );
+    let prev = 0;
+    for (const s of segments ?? []) {
+      assert.ok(s.startSec >= prev && s.endSec > s.startSec, JSON.stringify(s));
+      prev = s.endSec;
+    }
+    // pauses after sentence ends (0.35 s at speed 1, shorter when faster) lie between pieces
+    const [a, b] = segments ?? [];
+    assert.ok(a && b && b.startSec - a.endSec > 0.2 && b.startSec - a.endSec < 0.35);
+    assert.equal(segments?.at(-1)?.endSec, durationSec);
+    const pcm = await media.decodeAudio(inp.outFile, SR);
+    assert.ok(Math.abs(pcm.length / SR - durationSec) < 0.01);
   });
 
   it('speaks mixed text, about as long as its parts', async () => {

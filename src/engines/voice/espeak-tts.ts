@@ -16,9 +16,10 @@ import { endianness } from 'node:os';
 import { extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
+import type { TimedText } from '../../domain/captions.ts';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { SpeechLanguage, VoiceProfile, VoiceTier } from '../../domain/voice.ts';
-import type { SpeechEngine, SpeechInput } from '../ports.ts';
+import type { SpeechEngine, SpeechInput, SpeechOutput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
 import { convertVoice } from './convert.ts';
 import { detectSpeech, speechEnergy, toDb } from '../audio/dsp.ts';
@@ -300,9 +301,26 @@ const OUTPUT_CODECS: Record<string, string[]> = {
 
 export interface Piece {
   lang: SpeechLanguage;
+  /** What is spoken: normalized (numbers and symbols as words). */
   text: string;
+  /**
+   * The piece as the customer wrote it, for subtitles ("2026年" where `text` reads 二零二六年), or
+   * `text` itself where the written run does not split into the same pieces.
+   */
+  display: string;
   /** Pause after this piece, seconds at speed 1 (0 after the last). */
   pauseAfterSec: number;
+}
+
+/**
+ * The written form of each spoken piece of a run: the run cut by the same rules, kept when every
+ * cut normalizes to the spoken piece at its place; else the spoken pieces themselves.
+ */
+function writtenPieces(run: string, lang: SpeechLanguage, spoken: readonly string[]): readonly string[] {
+  const written = splitIntoPieces(run, MAX_PIECE_CHARS);
+  const same =
+    written.length === spoken.length && written.every((w, i) => normalizeText(w, lang) === spoken[i]);
+  return same ? written : spoken;
 }
 
 /** Text -> normalized pieces of one language each, with the pause that follows each. */
@@ -310,9 +328,11 @@ export function planPieces(text: string): Piece[] {
   const pieces: Piece[] = [];
   for (const run of splitByScript(text)) {
     const normalized = normalizeText(run.text, run.lang);
-    for (const piece of splitIntoPieces(normalized, MAX_PIECE_CHARS)) {
+    const spoken = splitIntoPieces(normalized, MAX_PIECE_CHARS);
+    const written = writtenPieces(run.text, run.lang, spoken);
+    for (const [i, piece] of spoken.entries()) {
       if (!isSpeakable(piece)) continue;
-      pieces.push({ lang: run.lang, text: piece, pauseAfterSec: 0 });
+      pieces.push({ lang: run.lang, text: piece, display: written[i] ?? piece, pauseAfterSec: 0 });
     }
   }
   for (let i = 0; i < pieces.length - 1; i++) {
@@ -407,7 +427,7 @@ export class EspeakSpeechEngine implements SpeechEngine {
     return pcm;
   }
 
-  async synthesize(input: SpeechInput): Promise<{ durationSec: number }> {
+  async synthesize(input: SpeechInput): Promise<SpeechOutput> {
     const ext = extname(input.outFile).toLowerCase();
     const codec = OUTPUT_CODECS[ext];
     if (!codec) throw new Error(`cannot write speech as ${JSON.stringify(ext)}: use .mp3, .wav or .m4a`);
@@ -433,6 +453,8 @@ export class EspeakSpeechEngine implements SpeechEngine {
     await mkdir(input.workDir, { recursive: true });
     const wavPath = join(input.workDir, `espeak-${randomUUID()}.wav`);
     const wav = await WavWriter.create(wavPath, worker.samplerate);
+    // where each piece is heard: its samples in the joined file (speed is applied in synthesis)
+    const segments: TimedText[] = [];
     try {
       let doneChars = 0;
       for (const piece of pieces) {
@@ -453,9 +475,11 @@ export class EspeakSpeechEngine implements SpeechEngine {
           pcm = toInt16(convertVoice(toFloat(pcm), worker.samplerate, null, target, input.voice.tier));
         }
         // The trained loudness, then volumeRatio on top.
+        const startSec = wav.sampleCount / wav.sampleRate;
         await wav.write(
           applyGain(pcm, input.volumeRatio * loudnessGain(pcm, worker.samplerate, input.voice)),
         );
+        segments.push({ text: piece.display, startSec, endSec: wav.sampleCount / wav.sampleRate });
         await wav.silence(piece.pauseAfterSec * pauseScale);
         doneChars += piece.text.length;
         input.onProgress((SYNTH_PROGRESS_SHARE * doneChars) / totalChars);
@@ -477,7 +501,7 @@ export class EspeakSpeechEngine implements SpeechEngine {
         await rm(wavPath, { force: true });
       }
       input.onProgress(1);
-      return { durationSec };
+      return { durationSec, segments };
     }
     try {
       await this.media.ffmpeg(['-i', wavPath, '-map_metadata', '-1', '-ac', '1', ...codec, input.outFile], {
@@ -492,6 +516,6 @@ export class EspeakSpeechEngine implements SpeechEngine {
       await rm(wavPath, { force: true });
     }
     input.onProgress(1);
-    return { durationSec };
+    return { durationSec, segments };
   }
 }

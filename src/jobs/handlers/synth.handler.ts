@@ -6,6 +6,7 @@ import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 import { failPublicJob, reserveForSpeech, runPublicJob } from './job-runner.ts';
+import { storeSubtitles } from './subtitles.ts';
 
 /** seed 3.4 / 4.4: speech in a trained voice, mp3 mono. */
 export function synthHandler(deps: HandlerDeps): JobHandler {
@@ -16,7 +17,7 @@ export function synthHandler(deps: HandlerDeps): JobHandler {
         const p = parseStored(synthParamsSchema, run.job.params, 'speech parameters');
         const voice = await loadVoiceProfile(deps, p.speakerId);
         const out = join(run.dir, 'speech.mp3');
-        const { durationSec } = await run.stage('speech', () =>
+        const { durationSec, note, segments } = await run.stage('speech', () =>
           deps.speech.synthesize({
             text: p.content,
             voice,
@@ -33,7 +34,16 @@ export function synthHandler(deps: HandlerDeps): JobHandler {
         await reserveForSpeech(deps, run, durationSec);
         const key = `results/${p.outputKey}/speech.mp3`;
         await run.stage('store', () => deps.blobs.put(key, out));
-        return { resultUrl: deps.blobs.publicUrl(key), resultKey: key, durationSec };
+        // subtitles of what is said, beside the mp3 (speech.vtt, speech.srt)
+        const subtitles = await storeSubtitles(deps, run, key, { durationSec, segments });
+        return {
+          resultUrl: deps.blobs.publicUrl(key),
+          resultKey: key,
+          durationSec,
+          ...subtitles,
+          // the local engine stood in for an unreachable remote one (DHS_ENGINE_FALLBACK): say so
+          ...(note === undefined ? {} : { engineNote: note }),
+        };
       }),
     giveUp: (item, err, log) => failPublicJob(deps, item, err, log),
   };

@@ -5,7 +5,8 @@ import { isAppError } from '../../domain/errors.ts';
 import { QueueKind } from '../../domain/jobs.ts';
 import { parseStored, workParamsSchema } from '../../domain/payloads.ts';
 import { voiceProfileSchema, type VoiceProfile } from '../../domain/voice.ts';
-import type { AvatarCache } from '../../engines/ports.ts';
+import type { AvatarCache, EngineOutput, SpeechOutput } from '../../engines/ports.ts';
+import { joinNotes } from '../../engines/remote/fallback.ts';
 import type { JobResult } from '../../repositories/jobs.repository.ts';
 import { WAV_16K_MONO_ARGS, decodeLimitSec, inputArgs, type MediaInfo } from '../../repositories/media.ts';
 import { fileSha256 } from '../../services/avatar-cache.ts';
@@ -13,6 +14,7 @@ import { intakeAudio, intakeVideo } from '../media-steps.ts';
 import type { JobHandler } from '../worker.ts';
 import type { HandlerDeps } from './deps.ts';
 import { failPublicJob, reserveForSpeech, runPublicJob, type JobRun } from './job-runner.ts';
+import { storeSubtitles } from './subtitles.ts';
 import { loadVoiceProfile } from './synth.handler.ts';
 
 /**
@@ -34,11 +36,17 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
   if (run.job.mode === 'audio_only') {
     const out = join(dir, 'speech.mp3');
     const voice = await loadVoiceProfile(deps, params.speakerId);
-    const { durationSec } = await run.stage('speech', () =>
+    const { durationSec, note, segments } = await run.stage('speech', () =>
       speak(deps, run, params.text, voice, out, (f) => run.progress(10 + 80 * f)),
     );
     await reserveForSpeech(deps, run, durationSec);
-    return store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
+    const stored = await store(deps, run, params.outputKey, out, 'audio.mp3', durationSec);
+    // subtitles of what is said, beside the mp3 (audio.vtt, audio.srt)
+    const result = {
+      ...stored,
+      ...(await storeSubtitles(deps, run, stored.resultKey, { durationSec, segments })),
+    };
+    return note === undefined ? result : { ...result, engineNote: note };
   }
 
   const owner = run.job.account_id;
@@ -51,6 +59,8 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
 
   let audioFile: string;
   let newAudio: { newAudioUrl: string; newAudioKey: string } | undefined;
+  let speechNote: EngineOutput['note'];
+  let subtitles: Pick<JobResult, 'subtitleKey'> = {};
   if (run.job.mode === 'audio') {
     const audio = await run.stage('intake', () => intakeAudio(deps, params.audioUrl, dir, signal, owner));
     // The real length is known now: reserve the rest before the expensive part (20005 if it can't be).
@@ -63,10 +73,17 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
         : await run.stage('voice_profile', () => soundtrackVoice(deps, run, avatar, video));
     run.progress(20);
     audioFile = join(dir, 'speech.wav');
-    const { durationSec } = await run.stage('speech', () =>
+    const { durationSec, note, segments } = await run.stage('speech', () =>
       speak(deps, run, params.text, voice, audioFile, (f) => run.progress(20 + 20 * f)),
     );
+    speechNote = note;
     await reserveForSpeech(deps, run, durationSec);
+    // subtitles of what is said, beside the video to come (video.vtt, video.srt): the video's sound
+    // is this speech from its start
+    subtitles = await storeSubtitles(deps, run, `results/${params.outputKey}/video.mp4`, {
+      durationSec,
+      segments,
+    });
     const speechMp3 = join(dir, 'speech.mp3');
     await deps.media.ffmpeg(['-i', audioFile, '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '128k', speechMp3], {
       signal,
@@ -78,7 +95,7 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
   run.progress(40);
 
   const out = join(dir, 'out.mp4');
-  const { durationSec } = await run.stage(`lipsync_${deps.lipSync.name}`, () =>
+  const rendered = await run.stage(`lipsync_${deps.lipSync.name}`, () =>
     deps.lipSync.render({
       videoFile: video.file,
       audioFile,
@@ -89,8 +106,15 @@ async function makeWork(deps: HandlerDeps, run: JobRun): Promise<JobResult> {
       avatar,
     }),
   );
-  const result = await store(deps, run, params.outputKey, out, 'video.mp4', durationSec);
-  return newAudio === undefined ? result : { ...result, ...newAudio };
+  const result = await store(deps, run, params.outputKey, out, 'video.mp4', rendered.durationSec);
+  // the local engine stood in for an unreachable remote one (DHS_ENGINE_FALLBACK): the work says so
+  const engineNote = joinNotes([speechNote, rendered.note]);
+  return {
+    ...result,
+    ...(newAudio ?? {}),
+    ...subtitles,
+    ...(engineNote === undefined ? {} : { engineNote }),
+  };
 }
 
 async function speak(
@@ -100,7 +124,7 @@ async function speak(
   voice: VoiceProfile | null,
   outFile: string,
   onProgress: (f: number) => void,
-): Promise<{ durationSec: number }> {
+): Promise<SpeechOutput> {
   return deps.speech.synthesize({
     text,
     voice,

@@ -266,6 +266,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('uploads_account').on('uploads').column('account_id').execute();
     },
   },
+  '0007_engine_note': {
+    async up(db: Kysely<unknown>) {
+      // DHS_ENGINE_FALLBACK=local: a job the local engine made because the remote one was unreachable
+      // says so (`engineNote`): the note as JSON {"zh","en"}; null for every other job.
+      await db.schema.alterTable('jobs').addColumn('engine_note', 'text').execute();
+    },
+  },
+  '0008_subtitles': {
+    async up(db: Kysely<unknown>) {
+      // Text works and speech jobs store subtitles beside their result (src/domain/captions.ts): the
+      // WebVTT file's blob key, the SRT one beside it with .srt; null for jobs without (audio-driven
+      // works, jobs finished before this).
+      await db.schema.alterTable('jobs').addColumn('subtitle_key', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -53,6 +53,16 @@ export interface JobsTable {
   new_audio_url: string;
   /** Blob key of a text work's speech (newAudioUrl); '' when none, or stored before 0005. */
   new_audio_key: string;
+  /**
+   * Made by the local engine in place of an unreachable remote one (DHS_ENGINE_FALLBACK=local): the
+   * note saying so, JSON `{"zh","en"}` (readEngineNote); null otherwise.
+   */
+  engine_note: string | null;
+  /**
+   * Blob key of the subtitles in WebVTT (`results/<outputKey>/<result name>.vtt`; SRT beside it as
+   * `.srt`): text works and speech jobs since 0008; null for the others, and once retention deleted them.
+   */
+  subtitle_key: string | null;
   duration: number;
   reserved_points: number;
   fee: number;
