@@ -11,7 +11,14 @@
  * own configuration problems, the customer's input, and a job that is being stopped.
  */
 import { t, type LocalizedText } from '../../domain/errors.ts';
-import type { EngineOutput, LipSyncEngine, LipSyncInput, SpeechEngine, SpeechInput } from '../ports.ts';
+import type {
+  EngineOutput,
+  LipSyncEngine,
+  LipSyncInput,
+  SpeechEngine,
+  SpeechInput,
+  SpeechOutput,
+} from '../ports.ts';
 import { EngineError } from './engine-http.ts';
 
 /** One use of the local engine in place of a remote one (for metrics and the log). */
@@ -55,14 +62,14 @@ export function joinNotes(notes: ReadonlyArray<LocalizedText | undefined>): Loca
   return t(present.map((n) => n.zh).join('；'), present.map((n) => n.en).join('; '));
 }
 
-async function withFallback(
+async function withFallback<T extends EngineOutput>(
   role: FallbackEvent['role'],
   signal: AbortSignal,
   o: FallbackOptions,
-  remote: () => Promise<EngineOutput>,
-  local: () => Promise<EngineOutput>,
+  remote: () => Promise<T>,
+  local: () => Promise<T>,
   abandon?: () => Promise<void>,
-): Promise<EngineOutput> {
+): Promise<T> {
   try {
     return await remote();
   } catch (err) {
@@ -126,7 +133,7 @@ export class FallbackSpeech implements SpeechEngine {
     this.name = remote.name;
   }
 
-  synthesize(input: SpeechInput): Promise<EngineOutput> {
+  synthesize(input: SpeechInput): Promise<SpeechOutput> {
     return withFallback(
       'speech',
       input.signal,
