@@ -7,6 +7,7 @@ import { JobStatus, type JobMode, type JobType } from '../domain/jobs.ts';
 import { changeBalance, lockAccount, type Account } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
+import { newestFirstPage } from './db/paging.ts';
 import type { DB, JobsTable } from './db/schema.ts';
 import type { QueueRepository } from './queue.repository.ts';
 import { newId, type RandomSource } from './random.ts';
@@ -172,19 +173,11 @@ export class JobsRepository {
     page: number,
     size: number,
   ): Promise<{ total: number; list: Job[] }> {
-    const base = this.database.db
+    const filtered = this.database.db
       .selectFrom('jobs')
       .where('account_id', '=', accountId)
       .where('type', 'in', [...types]);
-    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    const list = await base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(size)
-      .offset((page - 1) * size)
-      .execute();
-    return { total: Number(totalRow?.n ?? 0), list };
+    return newestFirstPage(filtered, page, size, (q) => q.selectAll());
   }
 
   /** 1 -> 2. Returns the job as it is now. */

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Database } from './db/connect.ts';
+import { newestFirstPage } from './db/paging.ts';
 import type { LedgerTable } from './db/schema.ts';
 
 export type LedgerEntry = Selectable<LedgerTable>;
@@ -14,20 +15,12 @@ export class LedgerRepository {
     page: number,
     size: number,
   ): Promise<{ total: number; list: LedgerEntry[] }> {
-    const base = this.database.db
+    const filtered = this.database.db
       .selectFrom('ledger')
       .where('account_id', '=', accountId)
       .where('kind', '=', 'settle')
       .where('fee', '>', 0);
-    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    const list = await base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(size)
-      .offset((page - 1) * size)
-      .execute();
-    return { total: Number(totalRow?.n ?? 0), list };
+    return newestFirstPage(filtered, page, size, (q) => q.selectAll());
   }
 
   async entriesForJob(jobId: string): Promise<LedgerEntry[]> {

@@ -7,6 +7,7 @@ import type { VoiceTier } from '../domain/voice.ts';
 import { lockAccount } from './accounts.repository.ts';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/connect.ts';
+import { newestFirstPage } from './db/paging.ts';
 import type { DB, VoicesTable, VoiceTrainingsTable } from './db/schema.ts';
 import type { QueueRepository } from './queue.repository.ts';
 import { newId, type RandomSource } from './random.ts';
@@ -153,16 +154,8 @@ export class VoicesRepository {
 
   /** One page of an account's voices (both tiers), newest first (extension: the voices list). */
   async listOwned(accountId: string, page: number, size: number): Promise<{ total: number; list: Voice[] }> {
-    const base = this.database.db.selectFrom('voices').where('account_id', '=', accountId);
-    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-    const list = await base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(size)
-      .offset((page - 1) * size)
-      .execute();
-    return { total: Number(totalRow?.n ?? 0), list };
+    const filtered = this.database.db.selectFrom('voices').where('account_id', '=', accountId);
+    return newestFirstPage(filtered, page, size, (q) => q.selectAll());
   }
 
   async getTraining(id: string): Promise<VoiceTraining | null> {

@@ -137,6 +137,17 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       const bills = await ledger.charges(a.userId, 1, 10);
       assert.equal(bills.total, 1);
       assert.equal(bills.list[0]?.fee, 8);
+
+      // the works list: the account's own, newest first, counted and paged
+      const listed = await jobs.listOwned(a.userId, ['WORK'], 1, 10);
+      assert.equal(listed.total, 2);
+      assert.equal(typeof listed.total, 'number');
+      assert.deepEqual(new Set(listed.list.map((j) => j.id)), new Set([j1.id, j2.id]));
+      const second = await jobs.listOwned(a.userId, ['WORK'], 2, 1);
+      assert.equal(second.list.length, 1);
+      assert.equal(second.total, 2);
+      assert.notEqual(second.list[0]?.id, listed.list[0]?.id);
+      assert.deepEqual((await jobs.listOwned(a.userId, ['LITE', 'PRO'], 1, 10)).list, []);
     });
 
     test('jobs: 20005 when the balance cannot cover, reserveUpTo is idempotent', async () => {
@@ -390,6 +401,11 @@ export function repositoryContract(kind: 'sqlite' | 'postgres'): void {
       assert.equal(v?.trainings, 10);
       assert.equal(v?.status, JobStatus.FAILED);
       assert.equal(v?.profile, JSON.stringify({ f0: 1 }), 'a failed retraining keeps the profile');
+      const mine = await voices.listOwned(a.userId, 1, 10);
+      assert.equal(mine.total, 1);
+      assert.equal(mine.list[0]?.id, voice.id);
+      const other = await accounts.create({ points: 0, lite: 1, pro: 0 });
+      assert.deepEqual(await voices.listOwned(other.userId, 1, 10), { total: 0, list: [] });
     });
 
     test('avatars: one per account and URL, replaced when the content changes, parts stored once', async () => {
