@@ -13,9 +13,20 @@ const SERVER_TOOLS = [
   { name: 'ffmpeg', command: 'ffmpeg', env: 'DHS_FFMPEG', check: ['-version'], apt: ['ffmpeg'] },
   { name: 'ffprobe', command: 'ffprobe', env: 'DHS_FFPROBE', check: ['-version'], apt: ['ffmpeg'] },
 ];
-/** `--test` (npm test): the console's browser tests drive Debian's Chromium with playwright-core. */
+/**
+ * `--test` (npm test): the console's browser tests drive Debian's Chromium with playwright-core; the
+ * voice eval's tests transcribe real English with pocketsphinx.
+ */
 const TEST_TOOLS = [
   { name: 'chromium', command: 'chromium', env: 'DHS_CHROMIUM', check: ['--version'], apt: ['chromium'] },
+  {
+    name: 'pocketsphinx',
+    command: 'pocketsphinx_continuous',
+    env: 'DHS_POCKETSPHINX',
+    // decodes nothing, exits 0 once the en-us model loads (bare, it exits 1 without a terminal)
+    check: ['-infile', '/dev/null', '-logfn', '/dev/null'],
+    apt: ['pocketsphinx', 'pocketsphinx-en-us'],
+  },
 ];
 const TOOLS = process.argv.includes('--test') ? [...SERVER_TOOLS, ...TEST_TOOLS] : SERVER_TOOLS;
 

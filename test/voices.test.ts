@@ -84,6 +84,10 @@ describe('voices', () => {
     ] as const) {
       const d = await finished(`/voice/${tier}/train/detail`, { speakerId: id });
       assert.equal(d.status, 3, String(d.errorMessage));
+      // extensions: how much speech the voice was trained on (8 s of continuous speech), its language
+      const speech = Number(d.speechSeconds);
+      assert.ok(speech >= 6 && speech <= 8, `speechSeconds ${String(d.speechSeconds)}`);
+      assert.ok(['zh', 'en', 'unknown'].includes(String(d.language)), `language ${String(d.language)}`);
     }
 
     // [text, shortest and longest plausible duration in seconds]

@@ -113,8 +113,10 @@ export interface PocketsphinxLocation {
   path: string;
 }
 
-/** The installed pocketsphinx command, or null. */
+/** The installed pocketsphinx command (DHS_POCKETSPHINX names one outright), or null. */
 export function findPocketsphinx(env: NodeJS.ProcessEnv = process.env): PocketsphinxLocation | null {
+  const named = env['DHS_POCKETSPHINX'];
+  if (named) return { kind: /pocketsphinx_continuous$/.test(named) ? 'continuous' : 'v5', path: named };
   const continuous = findOnPath('pocketsphinx_continuous', env);
   if (continuous) return { kind: 'continuous', path: continuous };
   const v5 = findOnPath('pocketsphinx', env);

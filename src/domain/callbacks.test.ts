@@ -99,8 +99,13 @@ describe('callbacks', () => {
       errorCode: 20014,
       errorMessage: 'short',
       callbackUrl: 'https://cb',
+      trained: null,
     };
     assert.equal(voiceCallbackRequest(voice, owner)?.body['speakerId'], 'spk_1');
+    assert.equal(voiceCallbackRequest(voice, owner)?.body['language'], undefined, 'never trained');
+    const trained = { ...voice, status: 3, trained: { language: 'zh' as const, speechSeconds: 9.5 } };
+    assert.equal(voiceCallbackRequest(trained, owner)?.body['language'], 'zh');
+    assert.equal(voiceCallbackRequest(trained, owner)?.body['speechSeconds'], 9.5);
     assert.equal(voiceCallbackRequest({ ...voice, callbackUrl: '' }, owner), null);
   });
   test('the schedule: one delay per retry, the last repeated, about 22 h in all', () => {

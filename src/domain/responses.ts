@@ -102,6 +102,17 @@ export const voiceStatusData = z.object({
   type: z.enum(['LITE', 'PRO']),
   errorCode,
   progress: z.number().int().min(0).max(100).describe('extension: 0, or 100 once status is 3 or 4'),
+  language: z
+    .enum(['zh', 'en', 'unknown'])
+    .optional()
+    .describe(
+      "extension, once a training succeeded: the language identified in the training speech ('unknown': not sure)",
+    ),
+  speechSeconds: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe('extension, once a training succeeded: seconds of speech the voice was trained on'),
 });
 
 /** seed 5.1 */

@@ -34,6 +34,8 @@ export interface VoiceView {
   status: number;
   errorCode: number;
   errorMessage: string;
+  /** What the voice's current profile says (null: never trained). */
+  trained: { language: 'zh' | 'en' | 'unknown'; speechSeconds: number } | null;
 }
 
 /** seed 1.2 inspect. */
@@ -107,5 +109,8 @@ export function voiceStatusBody(voice: VoiceView, owner: OwnerView) {
     type: voice.type,
     errorCode: voice.errorCode,
     progress: voice.status >= 3 ? 100 : 0,
+    ...(voice.trained === null
+      ? {}
+      : { language: voice.trained.language, speechSeconds: voice.trained.speechSeconds }),
   };
 }

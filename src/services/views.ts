@@ -8,6 +8,7 @@ import {
 import { srtKeyOf } from '../domain/captions.ts';
 import { JobStatus } from '../domain/jobs.ts';
 import type { Lang } from '../domain/lang.ts';
+import { voiceProfileSchema } from '../domain/voice.ts';
 import { readJson } from '../domain/payloads.ts';
 import type { JobView, OwnerView, VoiceView } from '../domain/wire.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
@@ -113,7 +114,21 @@ export function voiceView(voice: Voice, lang: Lang = 'zh'): VoiceView {
     errorCode: voice.error_code,
     errorMessage:
       lang === 'en' && voice.error_message_en !== '' ? voice.error_message_en : voice.error_message,
+    trained: trainedOf(voice.profile),
   };
+}
+
+/** Language and amount of speech of a stored profile; null without one (or one this version cannot read). */
+function trainedOf(profile: string | null): VoiceView['trained'] {
+  if (profile === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(profile);
+  } catch {
+    return null;
+  }
+  const parsed = voiceProfileSchema.safeParse(value);
+  return parsed.success ? { language: parsed.data.language, speechSeconds: parsed.data.speechSeconds } : null;
 }
 
 export function ownerView(account: Account): OwnerView {

@@ -3,10 +3,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { speechWav, testMedia } from '../../../test/helpers/fixtures.ts';
 import { LocalDiskBlobStore } from '../../repositories/blobs.ts';
-import { detectSpeech, toDb } from '../audio/dsp.ts';
+import { toDb } from '../audio/dsp.ts';
+import { webRtcVad, type WebRtcVad } from '../audio/vad.ts';
+import { TRAINING_VAD } from '../voice/basic-trainer.ts';
 import { BasicVoiceTrainer } from '../voice/basic-trainer.ts';
 import { voice } from '../voice/test-signals.ts';
 import {
@@ -44,9 +46,14 @@ const mix = (a: Float32Array, b: Float32Array) => a.map((x, i) => x + (b[i] ?? 0
 const scaled = (a: Float32Array, g: number) => a.map((x) => Math.max(-1, Math.min(1, x * g)));
 
 describe('reference clip choice', () => {
+  let vad: WebRtcVad;
+  before(async () => {
+    vad = await webRtcVad();
+  });
+
   test('the speech between silences is chosen, with a little lead and tail, 3.2-9.8 s long', () => {
     const rec = concat(noise(2, 0.001), scaled(voice(SR, 6, 120, 1), 0.5), noise(2, 0.001));
-    const c = chooseClip([rec], SR);
+    const c = chooseClip([rec], SR, vad);
     assert.ok(c !== null);
     assert.ok(c.startSec > 1.7 && c.startSec < 2.0, `start ${c.startSec}`);
     assert.ok(c.durationSec >= MIN_CLIP_SEC && c.durationSec <= MAX_CLIP_SEC, `duration ${c.durationSec}`);
@@ -58,40 +65,40 @@ describe('reference clip choice', () => {
     const clipped = scaled(voice(SR, 6, 120, 1), 30);
     const clean = scaled(voice(SR, 6, 120, 1), 0.3);
     const rec = concat(noisy, noise(2, 0.001), clipped, noise(2, 0.001), clean, noise(1, 0.001));
-    const c = chooseClip([rec], SR);
+    const c = chooseClip([rec], SR, vad);
     assert.ok(c !== null);
     assert.ok(c.startSec > 15.5, `chose ${c.startSec}..${c.startSec + c.durationSec}`);
   });
 
   test('a long monologue gives a clip of at most 9.8 s; a short one none', () => {
-    const c = chooseClip([scaled(voice(SR, 30, 120, 1), 0.4)], SR);
+    const c = chooseClip([scaled(voice(SR, 30, 120, 1), 0.4)], SR, vad);
     assert.ok(c !== null);
     assert.ok(c.durationSec <= MAX_CLIP_SEC && c.durationSec >= MIN_CLIP_SEC, `duration ${c.durationSec}`);
-    assert.equal(chooseClip([scaled(voice(SR, 2, 120, 1), 0.4)], SR), null);
+    assert.equal(chooseClip([scaled(voice(SR, 2, 120, 1), 0.4)], SR, vad), null);
   });
 
   test('across recordings the better one is used', () => {
     const noisy = mix(scaled(voice(SR, 6, 120, 1), 0.2), noise(6, 0.2));
     const clean = concat(noise(0.5, 0.001), scaled(voice(SR, 6, 120, 1), 0.3), noise(0.5, 0.001));
-    const c = chooseClip([noisy, clean], SR);
+    const c = chooseClip([noisy, clean], SR, vad);
     assert.equal(c?.source, 1);
   });
 
   test('the cut clip has its speech near -20 dBFS, peaks under 0.95, silent ends', () => {
     const rec = concat(noise(1, 0.001), scaled(voice(SR, 6, 120, 1), 0.2), noise(1, 0.001));
-    const c = chooseClip([rec], SR);
+    const c = chooseClip([rec], SR, vad);
     assert.ok(c !== null);
-    const clip = cutClip(rec, SR, c);
+    const clip = cutClip(rec, SR, c, vad);
     let peak = 0;
     for (const x of clip) peak = Math.max(peak, Math.abs(x));
     assert.ok(peak <= 0.95 + 1e-6, `peak ${peak}`);
     assert.equal(Math.abs(clip[0] ?? 1), 0);
-    const vad = detectSpeech(clip, SR);
+    const act = vad.detect(clip, SR, TRAINING_VAD);
     let e = 0;
     let n = 0;
-    vad.speech.forEach((s, f) => {
+    act.speech.forEach((s, f) => {
       if (s === 1) {
-        e += 10 ** ((vad.levelsDb[f] as number) / 10);
+        e += 10 ** ((act.levelsDb[f] as number) / 10);
         n++;
       }
     });

@@ -2,7 +2,7 @@
  * What a remote speech engine needs of a trained voice: a reference clip. The zero-shot engines
  * (CosyVoice, GPT-SoVITS, fish-speech) clone a voice from a few seconds of it at every request instead
  * of learning a model, so training with them means choosing the best 3-10 s of clean speech in the
- * customer's recordings (by voice activity and loudness), keeping it in the blob store under its hash,
+ * customer's recordings (by voice activity — the training's WebRTC VAD, audio/vad.ts — and loudness), keeping it in the blob store under its hash,
  * and recording it in the voice profile beside what the local trainer measures (so the local engine
  * can still speak the voice).
  *
@@ -18,7 +18,9 @@ import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { VoiceProfile } from '../../domain/voice.ts';
 import type { BlobStore } from '../../repositories/blobs.ts';
 import type { MediaTool } from '../../repositories/media.ts';
-import { detectSpeech, percentile, toDb } from '../audio/dsp.ts';
+import { percentile, toDb } from '../audio/dsp.ts';
+import { webRtcVad, type WebRtcVad } from '../audio/vad.ts';
+import { TRAINING_VAD } from '../voice/basic-trainer.ts';
 import type { VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
 import { WavWriter } from '../voice/espeak-tts.ts';
 
@@ -77,8 +79,8 @@ interface Frames {
   clipped: Uint8Array;
 }
 
-function analyze(pcm: Float32Array, sampleRate: number): Frames {
-  const vad = detectSpeech(pcm, sampleRate);
+function analyze(pcm: Float32Array, sampleRate: number, detector: WebRtcVad): Frames {
+  const vad = detector.detect(pcm, sampleRate, TRAINING_VAD);
   const n = vad.speech.length;
   const clipped = new Uint8Array(n);
   for (let f = 0; f < n; f++) {
@@ -176,11 +178,16 @@ function candidates(fr: Frames): Array<[number, number]> {
 /**
  * The best clip among the recordings (16 kHz mono PCM each), or null when none is at least 3.2 s long.
  * Where no run of speech makes a clip (speech too fragmented), the 9.8 s with the most speech is taken.
+ * Speech is found by the training's detector (`detector` with TRAINING_VAD).
  */
-export function chooseClip(recordings: Float32Array[], sampleRate: number): ClipChoice | null {
+export function chooseClip(
+  recordings: Float32Array[],
+  sampleRate: number,
+  detector: WebRtcVad,
+): ClipChoice | null {
   let best: ClipChoice | null = null;
   for (const [source, pcm] of recordings.entries()) {
-    const fr = analyze(pcm, sampleRate);
+    const fr = analyze(pcm, sampleRate, detector);
     let wins = candidates(fr);
     const n = fr.speech.length;
     const minF = Math.ceil(MIN_CLIP_SEC / fr.frameSec);
@@ -219,10 +226,15 @@ export function chooseClip(recordings: Float32Array[], sampleRate: number): Clip
  * The chosen stretch, its speech brought toward -20 dBFS RMS (at most ±20 dB, peaks under 0.95) and
  * 10 ms fades at both ends.
  */
-export function cutClip(pcm: Float32Array, sampleRate: number, choice: ClipChoice): Float32Array {
+export function cutClip(
+  pcm: Float32Array,
+  sampleRate: number,
+  choice: ClipChoice,
+  detector: WebRtcVad,
+): Float32Array {
   const start = Math.round(choice.startSec * sampleRate);
   const clip = pcm.slice(start, Math.min(pcm.length, start + Math.round(choice.durationSec * sampleRate)));
-  const vad = detectSpeech(clip, sampleRate);
+  const vad = detector.detect(clip, sampleRate, TRAINING_VAD);
   let energy = 0;
   let frames = 0;
   vad.speech.forEach((s, f) => {
@@ -275,13 +287,17 @@ export class ReferenceVoiceTrainer implements VoiceTrainer {
     const profile = await this.o.base.train(input);
     const { signal } = input;
     let best: { choice: ClipChoice; clip: Float32Array } | null = null;
+    const detector = await webRtcVad();
     // One recording in memory at a time (a retraining analyses every recording so far).
     for (const [i, file] of input.audioFiles.entries()) {
       signal.throwIfAborted();
       const pcm = await this.o.media.decodeAudio(file, REFERENCE_SAMPLE_RATE, { signal });
-      const choice = chooseClip([pcm], REFERENCE_SAMPLE_RATE);
+      const choice = chooseClip([pcm], REFERENCE_SAMPLE_RATE, detector);
       if (choice !== null && (best === null || choice.score > best.choice.score)) {
-        best = { choice: { ...choice, source: i }, clip: cutClip(pcm, REFERENCE_SAMPLE_RATE, choice) };
+        best = {
+          choice: { ...choice, source: i },
+          clip: cutClip(pcm, REFERENCE_SAMPLE_RATE, choice, detector),
+        };
       }
     }
     if (best === null) {

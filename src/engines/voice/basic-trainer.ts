@@ -1,18 +1,20 @@
 /**
  * Baseline voice training: measures the speaker instead of learning a model. Every training file is
- * decoded to 16 kHz mono, speech is found with an energy VAD, and the profile records median pitch,
- * pitch spread, syllable rate and loudness of the speech. The espeak baseline uses the pitch; later
- * engines may use more.
+ * decoded to 16 kHz mono, speech is found with the WebRTC VAD (audio/vad.ts: energy gate, held notes
+ * removed, short gaps filled), and the profile records median pitch, pitch spread, syllable rate and
+ * loudness of the speech, how much speech there was, and its language (language-id.ts). The espeak
+ * baseline uses the pitch; later engines may use more.
  */
 import { analyzeSpeaker } from './envelope.ts';
 import { AppError, ErrorCode, t } from '../../domain/errors.ts';
 import type { VoiceProfile } from '../../domain/voice.ts';
 import type { VoiceTrainer, VoiceTrainingInput } from '../ports.ts';
 import type { MediaTool } from '../../repositories/media.ts';
+import { webRtcVad, type VoiceActivityOptions } from '../audio/vad.ts';
+import { identifyLanguage, languageStats, mergeStats, type LanguageStats } from './language-id.ts';
 import {
   countEnergyPeaks,
   speechEnergy,
-  detectSpeech,
   median,
   percentile,
   pitchOfFrames,
@@ -22,6 +24,19 @@ import {
 } from '../audio/dsp.ts';
 
 export const TRAINING_SAMPLE_RATE = 16_000;
+/**
+ * Voice activity settings of training (vad.ts), measured against hand-labelled speech by
+ * eval/voice/vad-eval.ts.
+ */
+export const TRAINING_VAD: VoiceActivityOptions = {
+  mode: 2,
+  frameMs: 20,
+  maxGapMs: 300,
+  minSpeechMs: 60,
+  padMs: 20,
+  gateDb: 6,
+  heldNoteMs: 300,
+};
 /** Audio the spectral envelope is learned from, at most (memory stays bounded for long recordings). */
 export const ENVELOPE_MAX_SECONDS = 180;
 
@@ -53,10 +68,12 @@ export class BasicVoiceTrainer implements VoiceTrainer {
     // The spectral envelope (envelope.ts) is learned from the first ENVELOPE_MAX_SECONDS of audio.
     const forEnvelope: Float32Array[] = [];
     let envelopeSamples = 0;
+    const detector = await webRtcVad();
+    let language: LanguageStats | null = null;
     for (const file of input.audioFiles) {
       input.signal.throwIfAborted();
       const pcm = await this.media.decodeAudio(file, TRAINING_SAMPLE_RATE, { signal: input.signal });
-      const vad = detectSpeech(pcm, TRAINING_SAMPLE_RATE);
+      const vad = detector.detect(pcm, TRAINING_SAMPLE_RATE, TRAINING_VAD);
       const room = ENVELOPE_MAX_SECONDS * TRAINING_SAMPLE_RATE - envelopeSamples;
       if (room > 0) {
         forEnvelope.push(pcm.length > room ? pcm.slice(0, room) : pcm);
@@ -72,6 +89,8 @@ export class BasicVoiceTrainer implements VoiceTrainer {
         maxHz: MAX_F0_HZ,
       });
       for (const hz of frameF0) f0.push(hz);
+      const stats = languageStats(pcm, TRAINING_SAMPLE_RATE, vad.frameLen, vad.speech, vad.levelsDb);
+      language = language === null ? stats : mergeStats(language, stats);
     }
 
     if (speechSeconds < MIN_SPEECH_SECONDS) {
@@ -95,8 +114,7 @@ export class BasicVoiceTrainer implements VoiceTrainer {
     return {
       version: 1,
       tier: input.tier,
-      // Language identification comes with a later trainer.
-      language: 'unknown',
+      language: language === null ? 'unknown' : identifyLanguage(language).language,
       speechSeconds: round(speechSeconds, 2),
       f0MedianHz: round(median(f0), 1),
       f0RangeSemitones: round(semitones(percentile(f0, 10), percentile(f0, 90)), 2),
