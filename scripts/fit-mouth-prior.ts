@@ -1,6 +1,7 @@
 /**
  * Fits the generic audio-to-mouth prior the lip-sync engine ships (src/engines/lipsync/mouth-prior.json)
- * with the engine's OWN tracker and features, on the talking-face recordings in shared/media. Only the
+ * with the engine's OWN tracker and features, on the talking-face recordings in shared/media listed in
+ * eval/lipsync/clips.ts SHIPPED_PRIOR_CLIPS (the eval's first six; the eval has grown since). Only the
  * FIRST half of each recording is used (eval/lipsync/prior-clips.ts): the second halves are the eval's
  * ground truth and never reach the prior.
  *
@@ -9,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CLIPS } from '../eval/lipsync/run.ts';
+import { SHIPPED_PRIOR_CLIPS } from '../eval/lipsync/clips.ts';
 import { firstHalfFitInput } from '../eval/lipsync/prior-clips.ts';
 import { fitPrior, serializePrior, type FitInput } from '../src/engines/lipsync/mouth-model.ts';
 import { FfmpegMedia } from '../src/repositories/ffmpeg-media.ts';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const mediaDir = resolve(process.env.DHS_SHARED_MEDIA ?? join(repo, '..', 'shared', 'media'));
   const media = new FfmpegMedia(locateFfmpeg(process.env));
   const clips: FitInput[] = [];
-  for (const name of DEFAULT_CLIPS) {
+  for (const name of SHIPPED_PRIOR_CLIPS) {
     const clip = await firstHalfFitInput(media, mediaDir, name);
     clips.push(clip);
     console.error(`${name}: ${clip.shapes.length} frames, lost ${clip.lost}`);

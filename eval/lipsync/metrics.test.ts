@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   alignedMouth,
+  bootstrapInterval,
+  curveAt,
   jitter,
   lagCorrelation,
   landmarkDistance,
@@ -9,10 +11,13 @@ import {
   maskedSquaredError,
   mean,
   normalize01,
+  peakInWindow,
   pearson,
   pooledLag,
+  pooledWindowPeak,
   psnr,
   rmsEnvelope,
+  seededRandom,
   unionRect,
 } from './metrics.ts';
 import { LANDMARKS } from './tracker.ts';
@@ -189,5 +194,93 @@ describe('loudness envelope', () => {
     assert.deepEqual(Array.from(normalize01([2, 4, 6])), [0, 0.5, 1]);
     assert.equal(mean([1, NaN, 3]), 2);
     assert.equal(mean([]), null);
+  });
+});
+
+describe('seededRandom', () => {
+  it('repeats for a seed, differs between seeds, stays in [0, 1)', () => {
+    const a = seededRandom(7);
+    const b = seededRandom(7);
+    const c = seededRandom(8);
+    const xs = Array.from({ length: 1000 }, () => a());
+    assert.deepEqual(
+      xs.slice(0, 5),
+      Array.from({ length: 5 }, () => b()),
+    );
+    assert.notEqual(xs[0], c());
+    assert.ok(xs.every((x) => x >= 0 && x < 1));
+    const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+    assert.ok(Math.abs(m - 0.5) < 0.05);
+  });
+});
+
+describe('bootstrapInterval', () => {
+  const avg = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+
+  it('is reproducible and brackets the mean', () => {
+    const values = [0.1, 0.5, 0.3, 0.7, 0.2, 0.6, 0.4, 0.45, 0.35, 0.55];
+    const one = bootstrapInterval(values, avg, { seed: 3 });
+    const two = bootstrapInterval(values, avg, { seed: 3 });
+    assert.deepEqual(one, two);
+    assert.ok(Math.abs((one.estimate as number) - 0.415) < 1e-12);
+    assert.ok((one.lo as number) < 0.415 && 0.415 < (one.hi as number));
+    assert.equal(one.resamples, 2000);
+    // Normal theory: sd 0.181 / sqrt(10) = 0.057, so a 90% interval about ±0.09.
+    assert.ok((one.hi as number) - (one.lo as number) > 0.12);
+    assert.ok((one.hi as number) - (one.lo as number) < 0.24);
+  });
+
+  it('has no width when every item is the same, and narrows with more items', () => {
+    const flat = bootstrapInterval([0.4, 0.4, 0.4], avg);
+    assert.ok(Math.abs((flat.lo as number) - 0.4) < 1e-12);
+    assert.equal(flat.lo, flat.hi);
+    const rnd = seededRandom(11);
+    const few = Array.from({ length: 8 }, () => rnd());
+    const many = Array.from({ length: 200 }, () => rnd());
+    const w = (b: ReturnType<typeof bootstrapInterval>): number => (b.hi as number) - (b.lo as number);
+    assert.ok(w(bootstrapInterval(many, avg)) < w(bootstrapInterval(few, avg)));
+  });
+
+  it('leaves out resamples whose statistic is null; nothing to resample gives nulls', () => {
+    const b = bootstrapInterval([1, 2], (s) => (s.includes(2) ? avg(s) : null), { iterations: 400 });
+    assert.ok(b.resamples < 400 && b.resamples > 200); // about 3/4 of resamples hold a 2
+    assert.ok((b.lo as number) >= 1.5);
+    assert.deepEqual(bootstrapInterval([], avg), { estimate: null, lo: null, hi: null, resamples: 0 });
+  });
+});
+
+describe('curveAt, peakInWindow, pooledWindowPeak', () => {
+  const curve: Array<[number, number | null]> = [
+    [-200, 0.1],
+    [-160, 0.2],
+    [-120, 0.6],
+    [-80, null],
+    [-40, 0.5],
+    [0, 0.4],
+    [40, 0.3],
+    [80, 0.9],
+  ];
+
+  it('interpolates across a missing point and holds the ends', () => {
+    assert.ok(Math.abs((curveAt(curve, -140) as number) - 0.4) < 1e-12);
+    assert.ok(Math.abs((curveAt(curve, -80) as number) - 0.55) < 1e-12);
+    assert.equal(curveAt(curve, -300), 0.1);
+    assert.equal(curveAt(curve, 300), 0.9);
+    assert.equal(curveAt([[0, null]], 0), null);
+  });
+
+  it('takes the peak inside the window only', () => {
+    assert.deepEqual(peakInWindow(curve, [-125, 45]), { best: 0.6, lagMs: -120 });
+    assert.deepEqual(peakInWindow(curve, [-100, 45]), { best: 0.5, lagMs: -40 });
+    assert.deepEqual(peakInWindow(curve, [100, 200]), { best: null, lagMs: null });
+  });
+
+  it('pools clips before taking the windowed peak (the 80 ms peak lies outside)', () => {
+    const other: Array<[number, number | null]> = curve.map(([ms, r]) => [ms, r === null ? null : r - 0.2]);
+    const p = pooledWindowPeak([curve, other]);
+    assert.equal(p.lagMs, -120);
+    assert.ok(Math.abs((p.best as number) - 0.5) < 1e-9);
+    assert.equal(pooledLag([curve, other]).bestLagMs, 80);
+    assert.deepEqual(pooledWindowPeak([]), { best: null, lagMs: null });
   });
 });

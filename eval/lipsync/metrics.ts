@@ -371,3 +371,108 @@ export function mean(v: ArrayLike<number>): number | null {
   }
   return n === 0 ? null : s / n;
 }
+
+/** A seeded pseudo-random generator (mulberry32): the same seed gives the same sequence in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface BootstrapInterval {
+  /** The statistic on the items as given. */
+  estimate: number | null;
+  /** Percentile interval of the statistic over the resamples (null when no resample gave a value). */
+  lo: number | null;
+  hi: number | null;
+  /** Resamples whose statistic was a number. */
+  resamples: number;
+}
+
+/**
+ * Percentile bootstrap: `iterations` resamples of the items with replacement (as many as given), the
+ * statistic on each, and the central `level` interval of those values (default 2000 resamples, 90%,
+ * seed 1: the same input always gives the same interval). Resamples whose statistic is null are left out.
+ */
+export function bootstrapInterval<T>(
+  items: readonly T[],
+  statistic: (sample: readonly T[]) => number | null,
+  opts: { iterations?: number; level?: number; seed?: number } = {},
+): BootstrapInterval {
+  const { iterations = 2000, level = 0.9, seed = 1 } = opts;
+  const estimate = items.length === 0 ? null : statistic(items);
+  const random = seededRandom(seed);
+  const values: number[] = [];
+  if (items.length > 0) {
+    for (let b = 0; b < iterations; b++) {
+      const sample: T[] = [];
+      for (let i = 0; i < items.length; i++) sample.push(items[Math.floor(random() * items.length)] as T);
+      const v = statistic(sample);
+      if (v !== null && Number.isFinite(v)) values.push(v);
+    }
+  }
+  if (values.length === 0) return { estimate, lo: null, hi: null, resamples: 0 };
+  values.sort((a, b) => a - b);
+  const q = (p: number): number => {
+    // Linear interpolation between order statistics (type 7).
+    const h = (values.length - 1) * p;
+    const k = Math.floor(h);
+    const a = values[k] as number;
+    const b = values[Math.min(values.length - 1, k + 1)] as number;
+    return a + (b - a) * (h - k);
+  };
+  const tail = (1 - level) / 2;
+  return { estimate, lo: q(tail), hi: q(1 - tail), resamples: values.length };
+}
+
+/** A lag curve's value at `ms`, interpolated linearly between its points (ends held); null if empty. */
+export function curveAt(curve: ReadonlyArray<[number, number | null]>, ms: number): number | null {
+  const pts = curve.filter((p): p is [number, number] => p[1] !== null);
+  const first = pts[0];
+  const last = pts[pts.length - 1];
+  if (!first || !last) return null;
+  if (ms <= first[0]) return first[1];
+  if (ms >= last[0]) return last[1];
+  const k = pts.findIndex((p) => p[0] >= ms);
+  const [x1, y1] = pts[k] as [number, number];
+  const [x0, y0] = pts[k - 1] as [number, number];
+  return x1 === x0 ? y1 : y0 + ((y1 - y0) * (ms - x0)) / (x1 - x0);
+}
+
+/** The highest point of a lag curve with lo <= lag <= hi (ties: the lag nearest zero). */
+export function peakInWindow(
+  curve: ReadonlyArray<[number, number | null]>,
+  window: readonly [number, number],
+): { best: number | null; lagMs: number | null } {
+  let best: number | null = null;
+  let lagMs: number | null = null;
+  for (const [ms, r] of curve) {
+    if (r === null || ms < window[0] - 1e-9 || ms > window[1] + 1e-9) continue;
+    if (
+      best === null ||
+      r > best + 1e-12 ||
+      (Math.abs(r - best) <= 1e-12 && Math.abs(ms) < Math.abs(lagMs ?? 0))
+    ) {
+      best = r;
+      lagMs = ms;
+    }
+  }
+  return { best, lagMs };
+}
+
+/**
+ * The sync figure the targets are checked on: the clips' lag curves pooled (pooledLag, 5 ms grid) and
+ * the pooled curve's peak inside the lag window (default −125..+45 ms). Null when no clip has a curve.
+ */
+export function pooledWindowPeak(
+  curves: ReadonlyArray<ReadonlyArray<[number, number | null]>>,
+  window: readonly [number, number] = [-125, 45],
+): { best: number | null; lagMs: number | null } {
+  if (curves.length === 0) return { best: null, lagMs: null };
+  return peakInWindow(pooledLag(curves).curve, window);
+}
