@@ -25,8 +25,17 @@ import { GmmUbmIdentifier, mulberry32 } from './gmm.ts';
 import type { IdentifierOptions, SpeakerScore } from './gmm.ts';
 import { concatRows, mfcc, resolveMfccOptions } from './mfcc.ts';
 import type { FrameMatrix, MfccOptions } from './mfcc.ts';
-import { ENROL_FRACTION, EVAL_SAMPLE_RATE, loadSpeakers, SPEAKERS, splitPoint } from './speakers.ts';
+import {
+  ENROL_FRACTION,
+  EVAL_SAMPLE_RATE,
+  loadSpeakers,
+  SPEAKERS,
+  splitPoint,
+  TUNING_SPEAKERS,
+} from './speakers.ts';
 import type { Speaker, SpeakerSource } from './speakers.ts';
+import { speakerBootstrap } from './stats.ts';
+import type { IdStats } from './stats.ts';
 import { POCKETSPHINX_INSTALL_HINT, pooledWer, wordErrorRate, writeWav16 } from './wer.ts';
 import type { Recognizer, WerResult } from './wer.ts';
 
@@ -159,6 +168,19 @@ export interface PerSpeaker {
   realHeldOutTop1: string | null;
 }
 
+/** Which speakers a row of the identification table covers. */
+export type SpeakerSet = 'all' | 'held-out' | 'tuned-on';
+
+/**
+ * One row of the identification table: a condition over a set of speakers and a language (of the
+ * spoken sentence; for real speech the speaker's own), with bootstrap 90% intervals over speakers.
+ */
+export interface IdRow extends IdStats {
+  condition: Condition | 'real held-out';
+  speakerSet: SpeakerSet;
+  lang: SpeechLanguage | 'all';
+}
+
 export interface VoiceEvalReport {
   generatedAt: string;
   machine: { cpus: number; cpuModel: string; node: string };
@@ -185,6 +207,16 @@ export interface VoiceEvalReport {
   realTrialsReversed: TrialRecord[];
   /** Per target speaker: identification per condition. */
   perSpeaker: PerSpeaker[];
+  /**
+   * Speakers left out of every identification score (still enrolled in the identifier, as distractors):
+   * those for which a tier's voice could not be trained. Rule: a voice that cannot be trained has no
+   * output to judge, so its trials are not counted (neither as hits nor as misses) for any condition.
+   */
+  excluded: { id: string; reason: string }[];
+  /** Speakers held out of every engine choice (not in TUNING_SPEAKERS), scored ones only. */
+  heldOutSpeakers: string[];
+  /** Top-1 and mean rank with bootstrap 90% intervals over speakers (seed 1, 2000 resamples). */
+  identification: IdRow[];
   werDetails: WerRecord[];
   warmupSeconds: number;
   runtimeSeconds: number;
@@ -442,12 +474,25 @@ export async function runVoiceEval(opts: VoiceEvalOptions): Promise<VoiceEvalRep
       return { item, audioSeconds: pcm.length / EVAL_SAMPLE_RATE, scores, frames: features.count, werRecord };
     });
 
+    // A speaker with a tier that could not be trained is left out of every identification score.
+    const excluded = speakers.flatMap((s) => {
+      const failed = tiers.filter((tier) => !voices.has(`${s.id}/${tier}`));
+      if (failed.length === 0) return [];
+      const error = records.get(s.id)?.voices[failed[0] as VoiceTier]?.error ?? '';
+      const code = /^(\d{5}) /.exec(error)?.[1];
+      return [
+        { id: s.id, reason: `not trainable${code ? ` (${code})` : ''} in ${failed.join(', ')}: ${error}` },
+      ];
+    });
+    const excludedIds = new Set(excluded.map((e) => e.id));
+    const scored = (t: TrialRecord): boolean => !excludedIds.has(t.target);
     // 5. Trials: a voice's outputs are judged against its own speaker; the default voice's against every
     // speaker in turn (its own-language sentences are those in that speaker's language).
     const trials: TrialRecord[] = [];
     for (const a of analysed) {
       const targets = a.item.target ? [a.item.target] : speakers;
       for (const target of targets) {
+        if (excludedIds.has(target.id)) continue;
         trials.push({
           target: target.id,
           condition: a.item.condition,
@@ -457,24 +502,6 @@ export async function runVoiceEval(opts: VoiceEvalOptions): Promise<VoiceEvalRep
           frames: a.frames,
           ...(a.scores.length > 0 ? judge(a.scores, target.id) : noFrames(speakers.length)),
         });
-      }
-    }
-    for (const tier of tiers) {
-      for (const s of speakers) {
-        if (voices.has(`${s.id}/${tier}`)) continue;
-        for (const lang of langs) {
-          sentences[lang].forEach((_, i) =>
-            trials.push({
-              target: s.id,
-              condition: tier,
-              lang,
-              crossLanguage: lang !== s.language,
-              sentence: i,
-              frames: 0,
-              ...noFrames(speakers.length),
-            }),
-          );
-        }
       }
     }
     const werDetails = analysed.flatMap((a) => (a.werRecord ? [a.werRecord] : []));
@@ -512,8 +539,8 @@ export async function runVoiceEval(opts: VoiceEvalOptions): Promise<VoiceEvalRep
       });
     }
     for (const [condition, real] of [
-      ['real held-out', realTrials],
-      ['real held-out, reversed split', realTrialsReversed],
+      ['real held-out', realTrials.filter(scored)],
+      ['real held-out, reversed split', realTrialsReversed.filter(scored)],
     ] as const) {
       summary.push({
         ...summarizeTrials(condition, real),
@@ -526,6 +553,26 @@ export async function runVoiceEval(opts: VoiceEvalOptions): Promise<VoiceEvalRep
         target: null,
         pass: null,
       });
+    }
+
+    // Identification with intervals: all scored speakers, those held out of every engine choice, and
+    // those the engine's settings were chosen on; each over both languages and per language.
+    const scoredReal = realTrials.filter(scored);
+    const heldOutSpeakers = speakers
+      .map((s) => s.id)
+      .filter((id) => !excludedIds.has(id) && !TUNING_SPEAKERS.has(id));
+    const inSet = (set: SpeakerSet, id: string): boolean =>
+      set === 'all' || (set === 'held-out') !== TUNING_SPEAKERS.has(id);
+    const identification: IdRow[] = [];
+    for (const condition of [...conditions, 'real held-out'] as const) {
+      const pool =
+        condition === 'real held-out' ? scoredReal : trials.filter((t) => t.condition === condition);
+      for (const speakerSet of ['all', 'held-out', 'tuned-on'] as const) {
+        for (const lang of ['all', 'en', 'zh'] as const) {
+          const mine = pool.filter((t) => inSet(speakerSet, t.target) && (lang === 'all' || t.lang === lang));
+          identification.push({ condition, speakerSet, lang, ...speakerBootstrap(mine, { seed }) });
+        }
+      }
     }
 
     const perSpeaker: PerSpeaker[] = speakers.map((s) => {
@@ -571,6 +618,9 @@ export async function runVoiceEval(opts: VoiceEvalOptions): Promise<VoiceEvalRep
       realTrials,
       realTrialsReversed,
       perSpeaker,
+      excluded,
+      heldOutSpeakers,
+      identification,
       werDetails,
       warmupSeconds: round(warmupSeconds, 3),
       runtimeSeconds: round((performance.now() - started) / 1000, 1),
@@ -612,8 +662,11 @@ function noFrames(speakerCount: number): ReturnType<typeof judge> {
   };
 }
 
+/** The error's message, led by its code when it has one (AppError: "20014 invalid audio duration: ..."). */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'number' ? `${code} ${message}` : message;
 }
 
 function round(x: number, digits: number): number {
@@ -641,6 +694,25 @@ export function summaryTable(report: VoiceEvalReport): Record<string, Record<str
         : s.condition === 'default'
           ? `chance ${fmt(report.chance)}`
           : 'sanity: must be high',
+    };
+  }
+  return rows;
+}
+
+const ci = (b: IdStats['top1'], digits: number): string =>
+  `${fmt(b.estimate, digits)} [${fmt(b.lo, digits)}, ${fmt(b.hi, digits)}]`;
+
+/** The identification rows for console.table. */
+export function identificationTable(
+  report: VoiceEvalReport,
+): Record<string, Record<string, string | number>> {
+  const rows: Record<string, Record<string, string | number>> = {};
+  for (const r of report.identification) {
+    rows[`${r.condition} / ${r.speakerSet} / ${r.lang}`] = {
+      top1: ci(r.top1, 2),
+      'mean rank': ci(r.meanRank, 1),
+      speakers: r.speakers,
+      trials: r.trials,
     };
   }
   return rows;
@@ -689,6 +761,16 @@ async function main(): Promise<void> {
     `engine ${report.engine}, trainer ${report.trainer}, ${report.speakers.length} speakers (chance ${fmt(report.chance)}), recognizer ${report.recognizer ?? 'none'}`,
   );
   console.table(summaryTable(report));
+  for (const s of report.speakers) {
+    const how = (['LITE', 'PRO'] as const)
+      .map((tier) => `${tier} ${s.voices[tier]?.trainedOn ?? '-'}`)
+      .join(', ');
+    console.log(`${s.id.padEnd(28)} ${s.seconds} s (${s.language}): ${how}`);
+  }
+  for (const e of report.excluded) console.log(`${e.id}: ${e.reason}; excluded from the scores`);
+  console.log(`held out of every engine choice: ${report.heldOutSpeakers.join(', ')}`);
+  console.log('identification (bootstrap 90% intervals over speakers):');
+  console.table(identificationTable(report));
   for (const s of report.summary) {
     const named = Object.entries(s.predicted)
       .slice(0, 5)
@@ -697,7 +779,9 @@ async function main(): Promise<void> {
     console.log(`${s.condition}: named most often: ${named}`);
   }
   for (const trials of [report.realTrials, report.realTrialsReversed]) {
-    const missed = trials.filter((t) => !t.correct).map((t) => `${t.target} -> ${t.top1}`);
+    const missed = trials
+      .filter((t) => !t.correct && !report.excluded.some((e) => e.id === t.target))
+      .map((t) => `${t.target} -> ${t.top1}`);
     if (missed.length > 0) console.log(`${trials[0]?.condition} misidentified: ${missed.join(', ')}`);
   }
   console.log(`wrote ${outFile} in ${report.runtimeSeconds} s${workDir ? `; audio kept in ${workDir}` : ''}`);

@@ -1,8 +1,8 @@
 /**
  * The voice eval's enrolment set: real speakers from shared/media (see its MANIFEST.md), one speaker
- * per file as the manifest describes them. speech-en-4 is LatentSync's driving audio for
- * face-portrait-talking-10s (not that woman's own voice): it is its own speaker here, and the portrait
- * video (language not verified) is left out. Each recording is decoded to 16 kHz mono and split: the
+ * per file as the manifest describes them: all 9 speech files and all 15 talking-face videos' own
+ * soundtracks (24 people). speech-en-4 is LatentSync's driving audio for face-portrait-talking-10s, not
+ * that woman's own voice (the two tracks do not correlate): both are speakers here. Each recording is decoded to 16 kHz mono and split: the
  * first ENROL_FRACTION is the enrolment part (identifier models and voice training), the rest a
  * held-out part on which the identifier's accuracy on real speech is measured.
  */
@@ -112,7 +112,102 @@ export const SPEAKERS: readonly SpeakerSource[] = [
     kind: 'face-video',
     note: 'woman (MPEG-4 Part 2 video, 16 kHz AAC)',
   },
+  // Added 2026-12-07 (issue 16): never part of the eval on which the engine's settings were chosen.
+  {
+    id: 'face-en-man-3',
+    file: 'face-en-man-3.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'older man, legislative address, F0 ~190 Hz',
+  },
+  {
+    id: 'face-en-man-4',
+    file: 'face-en-man-4.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'middle-aged man, congressional address, 60 s',
+  },
+  {
+    id: 'face-en-man-5',
+    file: 'face-en-man-5.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'older man, accented English, interview',
+  },
+  {
+    id: 'face-en-man-6',
+    file: 'face-en-man-6.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'young man, interview (16 kHz mono)',
+  },
+  {
+    id: 'face-en-man-7-short',
+    file: 'face-en-man-7-short.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'young man, one studio sentence (MEAD), 4.7 s',
+  },
+  {
+    id: 'face-en-woman-4',
+    file: 'face-en-woman-4.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'woman, quiet track (mean -30 dB)',
+  },
+  {
+    id: 'face-en-woman-5',
+    file: 'face-en-woman-5.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'woman on a sofa, far from the camera (DFDC clip)',
+  },
+  {
+    id: 'face-en-woman-6',
+    file: 'face-en-woman-6.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: 'woman, one studio sentence (MEAD)',
+  },
+  {
+    id: 'face-zh-woman-1',
+    file: 'face-zh-woman-1.mp4',
+    language: 'zh',
+    kind: 'face-video',
+    note: 'young woman, Mandarin (probable), phone video with low hum, 15 s',
+  },
+  {
+    id: 'face-portrait-talking-10s',
+    file: 'face-portrait-talking-10s.mp4',
+    language: 'en',
+    kind: 'face-video',
+    note: "young woman seated outdoors, her own voice (not speech-en-4); language not verified (English ASR returns no running English): 'en' here only labels own/other-language trials",
+  },
 ];
+
+/**
+ * The speakers whose eval results chose the engine's settings (the conversion's codebook sizes and
+ * how far a frame moves, rate and loudness following: README "Voice evaluation"). Every other speaker
+ * in SPEAKERS is held out of every engine choice: the leave-speakers-out figures are theirs. (The
+ * language classifier, language-id.json, was fitted on all recordings, but nothing in synthesis reads
+ * the profile's language. The judge's UBM and speaker models see only the enrolment parts.)
+ */
+export const TUNING_SPEAKERS: ReadonlySet<string> = new Set([
+  'speech-en-1',
+  'speech-en-2',
+  'speech-en-3',
+  'speech-en-4',
+  'speech-en-5',
+  'speech-zh-1',
+  'speech-zh-2',
+  'speech-zh-3',
+  'speech-zh-4-short',
+  'face-en-man-1',
+  'face-en-man-2',
+  'face-en-woman-1',
+  'face-en-woman-2',
+  'face-en-woman-3',
+]);
 
 export interface Speaker extends SpeakerSource {
   /** Absolute path of the original file. */
