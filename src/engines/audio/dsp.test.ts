@@ -12,6 +12,7 @@ import {
   toDb,
   yinPitch,
 } from './dsp.ts';
+import { concat } from '../voice/test-signals.ts';
 
 const SR = 16_000;
 
@@ -40,16 +41,6 @@ function buzz(hz: number, seconds: number): Float32Array {
   for (let k = 1; k * hz < SR / 2; k++) {
     for (let i = 0; i < out.length; i++)
       out[i] = (out[i] as number) + (0.3 / k) * Math.sin((2 * Math.PI * k * hz * i) / SR);
-  }
-  return out;
-}
-
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
   }
   return out;
 }

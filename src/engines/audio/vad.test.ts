@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { voice } from '../voice/test-signals.ts';
+import { concat, noise as noiseAt, voice } from '../voice/test-signals.ts';
 import { smoothDecisions, webRtcVad, type WebRtcVad } from './vad.ts';
 
 const SR = 16_000;
 
-function noise(seconds: number, amplitude: number, seed = 5): Float32Array {
-  const out = new Float32Array(Math.round(seconds * SR));
-  let s = seed;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = (s / 2147483648 - 0.5) * 2 * amplitude;
-  }
-  return out;
-}
-
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const noise = (seconds: number, amplitude: number, seed = 5) => noiseAt(SR, seconds, amplitude, seed);
 
 describe('smoothDecisions', () => {
   it('fills short gaps, drops blips, pads', () => {

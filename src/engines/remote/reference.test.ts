@@ -10,7 +10,7 @@ import { toDb } from '../audio/dsp.ts';
 import { webRtcVad, type WebRtcVad } from '../audio/vad.ts';
 import { TRAINING_VAD } from '../voice/basic-trainer.ts';
 import { BasicVoiceTrainer } from '../voice/basic-trainer.ts';
-import { voice } from '../voice/test-signals.ts';
+import { concat, noise as noiseAt, voice } from '../voice/test-signals.ts';
 import {
   chooseClip,
   cutClip,
@@ -22,25 +22,7 @@ import {
 
 const SR = 16_000;
 
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function noise(seconds: number, amplitude: number, seed = 3): Float32Array {
-  const out = new Float32Array(Math.round(seconds * SR));
-  let s = seed;
-  for (let i = 0; i < out.length; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = (s / 2147483648 - 0.5) * 2 * amplitude;
-  }
-  return out;
-}
+const noise = (seconds: number, amplitude: number, seed = 3) => noiseAt(SR, seconds, amplitude, seed);
 
 const mix = (a: Float32Array, b: Float32Array) => a.map((x, i) => x + (b[i] ?? 0));
 const scaled = (a: Float32Array, g: number) => a.map((x) => Math.max(-1, Math.min(1, x * g)));

@@ -45,3 +45,25 @@ export function voice(sampleRate: number, seconds: number, f0: number, scale: nu
   for (let i = 0; i < n; i++) out[i] = ((out[i] as number) / peak) * 0.5;
   return out;
 }
+
+/** The parts one after another. */
+export function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Repeatable white noise (a linear congruential generator from `seed`), peak `amplitude`. */
+export function noise(sampleRate: number, seconds: number, amplitude: number, seed = 3): Float32Array {
+  const out = new Float32Array(Math.round(seconds * sampleRate));
+  let s = seed;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    out[i] = (s / 2147483648 - 0.5) * 2 * amplitude;
+  }
+  return out;
+}
