@@ -71,7 +71,14 @@ export function vttCues(vtt: string): Array<{ start: string; text: string }> {
 /** A finished result: the player (video, or audio for speech), download links, and captions. */
 export function resultView(
   w: Words,
-  r: { url: string; audioOnly: boolean; title?: string; subtitleUrl?: string | undefined },
+  r: {
+    url: string;
+    audioOnly: boolean;
+    title?: string;
+    subtitleUrl?: string | undefined;
+    /** The server's engineNote: the local engine stood in for an unreachable remote one. */
+    engineNote?: string | undefined;
+  },
 ): HTMLElement {
   const media = r.audioOnly
     ? h('audio', { controls: true, src: r.url, preload: 'metadata' })
@@ -99,6 +106,7 @@ export function resultView(
     'div',
     { class: 'result' },
     media,
+    r.engineNote ? h('p', { class: 'note', role: 'note' }, r.engineNote) : null,
     h(
       'p',
       { class: 'links' },

@@ -17,7 +17,9 @@ let speech:
   | { kind: 'idle' }
   | { kind: 'busy'; progress: number }
   | { kind: 'failed'; error: unknown }
-  | { kind: 'done'; url: string; subtitleUrl?: string | undefined } = { kind: 'idle' };
+  | { kind: 'done'; url: string; subtitleUrl?: string | undefined; engineNote?: string | undefined } = {
+  kind: 'idle',
+};
 
 let trainStatusEl: HTMLElement | null = null;
 let listEl: HTMLElement | null = null;
@@ -118,7 +120,12 @@ function drawSpeak(ctx: Ctx): void {
       : speech.kind === 'failed'
         ? errorBox(w, speech.error)
         : speech.kind === 'done'
-          ? resultView(w, { url: speech.url, audioOnly: true, subtitleUrl: speech.subtitleUrl })
+          ? resultView(w, {
+              url: speech.url,
+              audioOnly: true,
+              subtitleUrl: speech.subtitleUrl,
+              engineNote: speech.engineNote,
+            })
           : null;
   fill(el, h('h2', {}, w.tryVoice), speakForm, out);
 }
@@ -139,7 +146,7 @@ async function speak(ctx: Ctx, voice: { speakerId: string; tier: Tier }, content
         },
       },
     );
-    speech = { kind: 'done', url: done.url, subtitleUrl: done.subtitleUrl };
+    speech = { kind: 'done', url: done.url, subtitleUrl: done.subtitleUrl, engineNote: done.engineNote };
   } catch (err) {
     speech = { kind: 'failed', error: err };
   }

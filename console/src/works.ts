@@ -11,7 +11,14 @@ type Panel =
   | { kind: 'busy'; label: string; progress: number | null }
   | { kind: 'running'; jobId: string; status: number; progress: number }
   | { kind: 'failed'; error: unknown }
-  | { kind: 'result'; title: string; url: string; audioOnly: boolean; subtitleUrl?: string | undefined };
+  | {
+      kind: 'result';
+      title: string;
+      url: string;
+      audioOnly: boolean;
+      subtitleUrl?: string | undefined;
+      engineNote?: string | undefined;
+    };
 
 // kept across tab switches and redraws: a work in flight goes on while another view is shown
 let panel: Panel = { kind: 'empty' };
@@ -110,6 +117,7 @@ function workRow(ctx: Ctx, item: WorkListItem): HTMLElement {
                 url: item.videoUrl,
                 audioOnly: item.mode === 'audio_only',
                 subtitleUrl: item.subtitleUrl,
+                engineNote: item.engineNote,
               }),
           },
           w.open,
@@ -294,6 +302,7 @@ async function createWork(
       url: done.videoUrl,
       audioOnly: false,
       subtitleUrl: done.subtitleUrl,
+      engineNote: done.engineNote,
     });
   } catch (err) {
     setPanel(ctx, { kind: 'failed', error: err });
