@@ -76,6 +76,52 @@ describe('migrations when several processes start at once', () => {
     },
   );
 
+  test(
+    'PostgreSQL: other schemas made and dropped all the while (other installs, tests) do not fail a migration',
+    { skip: pgSkip },
+    async () => {
+      const tag = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+      const dataDir = tempDir();
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      let churning = true;
+      // a neighbour that keeps making and dropping a schema with a serial column, as the tests do
+      const churn = (async () => {
+        for (let i = 0; churning; i++) {
+          const other = `t_${tag}_churn${i % 4}`;
+          await admin.query(`create schema if not exists ${other}`);
+          await admin.query(`create table if not exists ${other}.t (id serial primary key, v text)`);
+          await admin.query(`drop schema ${other} cascade`);
+        }
+      })();
+      const schemas: string[] = [];
+      try {
+        for (let round = 0; round < 6; round++) {
+          const schema = `t_${tag}_m${round}`;
+          schemas.push(schema);
+          const opened = await Promise.allSettled(
+            Array.from({ length: 3 }, () =>
+              openDatabase({ url: PG_URL, dataDir, pgSchema: schema, pgPoolSize: 1 }),
+            ),
+          );
+          for (const r of opened) if (r.status === 'fulfilled') await r.value.close();
+          assert.deepEqual(
+            opened.filter((r) => r.status === 'rejected').map((r) => String(r.reason)),
+            [],
+            `round ${round}: every process opens the database`,
+          );
+        }
+      } finally {
+        churning = false;
+        await churn;
+        for (const s of schemas) await admin.query(`drop schema if exists ${s} cascade`);
+        for (let i = 0; i < 4; i++) await admin.query(`drop schema if exists t_${tag}_churn${i} cascade`);
+        await admin.end();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('SQLite: 4 processes open one fresh file together: no error, each migration applied once', async () => {
     const dataDir = tempDir();
     const file = join(dataDir, 'together.sqlite');
