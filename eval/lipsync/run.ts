@@ -33,7 +33,8 @@
  * Flags: --engines=passthrough,sample  --clips=<name prefixes>  --no-loo (skip the leave-one-speaker-out
  * engines: sample-loo, prior fitted on every other speaker of the set; sample-loo-shipped, the shipped
  * prior's clips minus this speaker's)  --no-speed  --speed-only (speed and 60 s preparation only, to eval-results/lipsync-speed.json)
- * --keep (keep the work files in eval-results/lipsync-work).
+ * --keep (keep the work files in eval-results/lipsync-work), --out=NAME (write eval-results/NAME.json
+ * instead: two runs side by side keep their results apart).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -1067,7 +1068,10 @@ async function main(): Promise<void> {
   });
   await avatars.close();
   await rm(cacheDir, { recursive: true, force: true });
-  const outFile = join(outDir, speedOnly ? 'lipsync-speed.json' : 'lipsync.json');
+  const outName = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+  if (outName !== undefined && !/^[\w.-]+$/.test(outName))
+    throw new Error(`--out=${outName}: a plain file name`);
+  const outFile = join(outDir, `${outName ?? (speedOnly ? 'lipsync-speed' : 'lipsync')}.json`);
   await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(
     `tracker: ${report.tracker.name}, ${report.tracker.backend}, ${report.tracker.msPerFrame} ms/frame over ${report.tracker.frames} frames`,

@@ -10,7 +10,7 @@
  *   speech is the reference row: if that is low, the identifier is useless.
  * - intelligibility: English sentences transcribed by pocketsphinx (wer.ts), pooled word error rate.
  * - real-time factor: synthesis wall time / seconds of audio, measured with nothing else running.
- * Writes eval-results/voice.json and prints a table. The engine and trainer are injected
+ * Writes eval-results/voice.json (or eval-results/NAME.json with --out=NAME) and prints a table. The engine and trainer are injected
  * (runVoiceEval), so a later engine is judged by this same code.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -755,7 +755,10 @@ async function main(): Promise<void> {
     ...(workDir ? { workDir } : {}),
     log: (line) => console.error(`[eval:voice] ${line}`),
   });
-  const outFile = join(outDir, 'voice.json');
+  const outName = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+  if (outName !== undefined && !/^[\w.-]+$/.test(outName))
+    throw new Error(`--out=${outName}: a plain file name`);
+  const outFile = join(outDir, `${outName ?? 'voice'}.json`);
   await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(
     `engine ${report.engine}, trainer ${report.trainer}, ${report.speakers.length} speakers (chance ${fmt(report.chance)}), recognizer ${report.recognizer ?? 'none'}`,
