@@ -142,6 +142,27 @@ describe('web console (Chromium)', { timeout: 600_000 }, () => {
     await page.context().close();
   });
 
+  test("a work the local engine made in place of a remote one shows the server's engineNote", async () => {
+    // The server says so in engineNote (test/engine-fallback.test.ts makes such a work for real); here
+    // the list's answer carries one, as that server's would, to see the page put it under the player.
+    const note = 'Made by the local engine: HeyGem at gpu-host:8383 did not answer.';
+    const page = await newPage();
+    await page.route('**/api/model/v5/works/list**', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { data?: { list?: Array<Record<string, unknown>> } };
+      for (const row of body.data?.list ?? []) row['engineNote'] = note;
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(page);
+    const row = page.getByRole('row').filter({ hasText: 'Console work' });
+    await row.getByRole('button').click({ timeout: DEADLINE_MS });
+    const shown = page.getByRole('note');
+    await shown.waitFor({ timeout: 15_000 });
+    assert.equal(await shown.innerText(), note);
+    assert.ok((await playedSeconds(page, 'section video')) > 0.5);
+    await page.context().close();
+  });
+
   test('train a LITE voice from an uploaded recording, then speak a sentence with it', async () => {
     const page = await newPage();
     await signIn(page);
