@@ -175,8 +175,15 @@ describe('web console (Chromium)', { timeout: 600_000 }, () => {
     await page.getByRole('button', { name: 'Speak', exact: true }).click();
     const played = await playedSeconds(page, 'section audio');
     assert.ok(played > 0.5, `the speech played (${played} s)`);
-    const voices = page.getByRole('row').filter({ hasText: 'LITE' });
+    const voices = page.getByRole('table').first().getByRole('row').filter({ hasText: 'LITE' });
     assert.equal(await voices.count(), 1);
+    // the sentence is listed under Your speech, and plays again from there after a reload
+    const spoken = page.getByRole('row').filter({ hasText: 'This is my voice, trained a minute ago.' });
+    await spoken.getByText('Done').waitFor({ timeout: 15_000 });
+    assert.match(await spoken.innerText(), /\d+ s[\s\S]*\d+ pt/);
+    await page.reload();
+    await spoken.getByRole('button', { name: /^Listen/ }).click({ timeout: DEADLINE_MS });
+    assert.ok((await playedSeconds(page, 'section audio')) > 0.5, 'the listed speech plays');
     await page.screenshot({ path: join(SHOTS, 'voices.png'), fullPage: true });
     await page.context().close();
   });

@@ -1,5 +1,5 @@
 /**
- * The extension lists (works/list, voice/list) and the console's routes, through the app: an
+ * The extension lists (works/list, voice/list, voice/create/list) and the console's routes, through the app: an
  * account sees its own rows only, newest first, in pages; the console's files are served with their
  * types and policy, and nothing else under /console is.
  */
@@ -22,6 +22,16 @@ interface WorkRow {
   createdAt: number;
   videoUrl: string;
 }
+interface SpeechRow {
+  jobId: string;
+  type: string;
+  speakerId: string;
+  text: string;
+  status: number;
+  url: string;
+  fee: number;
+  finishedAt: number;
+}
 interface VoiceRow {
   speakerId: string;
   type: string;
@@ -36,6 +46,7 @@ describe('works and voices lists (extension)', () => {
   let tokenA: string;
   let tokenB: string;
   const mine: string[] = [];
+  const speech: string[] = [];
 
   before(async () => {
     h = await createHarness({
@@ -63,6 +74,21 @@ describe('works and voices lists (extension)', () => {
     ] as const) {
       const res = await h.post('/voice/lite/train', { audioUrl: 'https://media.test/v.wav' }, { token });
       assert.equal(res.code, 0, `${c.accessKey}: ${res.msg}`);
+    }
+    // A's voice trained (this harness runs no worker: the training is completed in the repository), then
+    // three sentences spoken with it; B speaks none
+    const voice = (await h.runtime.voices.listOwned(a.userId, 1, 10)).list[0]!;
+    const training = (await h.runtime.voices.latestTraining(voice.id))!;
+    await h.runtime.voices.completeTraining(voice.id, training.id, { f0: 1 }, () => null);
+    for (const content of ['First sentence.', 'Second sentence.', `${'长'.repeat(250)}。`]) {
+      const res = await h.post<{ jobId: string }>(
+        '/voice/lite/create',
+        { speakerId: voice.id, content },
+        { token: tokenA },
+      );
+      assert.equal(res.code, 0, res.msg);
+      speech.push(res.data.jobId);
+      h.clock.advance(1000);
     }
   });
   after(() => h.close());
@@ -94,6 +120,38 @@ describe('works and voices lists (extension)', () => {
     const theirs = await h.get<Page<WorkRow>>('/works/list', { token: tokenB });
     assert.equal(theirs.data.total, 1);
     assert.equal(theirs.data.list[0]?.title, 'theirs');
+  });
+
+  test("an account's speech, newest first, its own only: voice, the start of the text, status", async () => {
+    const all = await h.get<Page<SpeechRow>>('/voice/create/list', { token: tokenA });
+    assert.equal(all.code, 0, all.msg);
+    assert.equal(all.data.total, 3);
+    assert.deepEqual(
+      all.data.list.map((s) => s.jobId),
+      [...speech].reverse(),
+    );
+    const [long, , first] = all.data.list;
+    assert.equal(first?.text, 'First sentence.');
+    assert.equal(first?.type, 'LITE');
+    assert.equal(first?.status, 1);
+    assert.equal(first?.url, '');
+    assert.equal(first?.finishedAt, 0);
+    assert.equal([...(long?.text ?? '')].length, 200, 'the text is cut to 200 characters');
+    const voices = await h.get<Page<VoiceRow>>('/voice/list', { token: tokenA });
+    assert.equal(first?.speakerId, voices.data.list[0]?.speakerId);
+    const page2 = await h.get<Page<SpeechRow>>('/voice/create/list', {
+      token: tokenA,
+      query: { pn: '2', ds: '2' },
+    });
+    assert.deepEqual(
+      page2.data.list.map((s) => s.jobId),
+      [speech[0]],
+    );
+    const theirs = await h.get<Page<SpeechRow>>('/voice/create/list', { token: tokenB });
+    assert.deepEqual(theirs.data, { total: 0, list: [] });
+    const works = await h.get<Page<WorkRow>>('/works/list', { token: tokenA, query: { ds: '100' } });
+    assert.equal(works.data.total, 5, 'speech is not listed among the works');
+    assert.notEqual((await h.get('/voice/create/list')).code, 0, 'no token is refused');
   });
 
   test('voices of both tiers, own only; bad paging is 20004; no token is refused', async () => {

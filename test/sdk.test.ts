@@ -374,6 +374,12 @@ describe('sdk against the running server', () => {
     assert.equal(speech.status, JobStatus.DONE);
     assert.ok('url' in speech && /\.mp3$/.test(speech.url));
     assert.equal((await dhs.voice.lite.createDetail(jobId)).jobId, jobId);
+    // the speech list (extension): the finished job with its url, voice, text and fee
+    const spoken = (await dhs.voice.speeches({ pn: 1, ds: 10 })).list.find((r) => r.jobId === jobId);
+    assert.equal(spoken?.url, speech.url);
+    assert.equal(spoken?.speakerId, speakerId);
+    assert.equal(spoken?.text, 'Testing the voice.');
+    assert.ok((spoken?.fee ?? 0) > 0 && (spoken?.finishedAt ?? 0) > 0);
     const balance = await dhs.balance();
     assert.equal(balance.voiceLiteUsedQuantity, 1);
   });

@@ -1,5 +1,5 @@
 /** Voices: train LITE or PRO from a recording, follow the training, try a voice with a sentence. */
-import { JobStatus, type Tier, type VoiceListItem } from '../../sdk/src/index.ts';
+import { JobStatus, type SpeechListItem, type Tier, type VoiceListItem } from '../../sdk/src/index.ts';
 import { field, fill, formatBytes, h } from './dom.ts';
 import { errorBox, progressBar, resultView, statusBadge, table, type Ctx } from './ui.ts';
 
@@ -23,6 +23,7 @@ let speech:
 
 let trainStatusEl: HTMLElement | null = null;
 let listEl: HTMLElement | null = null;
+let speechListEl: HTMLElement | null = null;
 let speakEl: HTMLElement | null = null;
 
 function drawTrainStatus(ctx: Ctx): void {
@@ -51,6 +52,64 @@ async function loadList(ctx: Ctx): Promise<void> {
   } catch (err) {
     fill(el, errorBox(w, err));
   }
+}
+
+/** The account's speech, newest first: each finished one can be played again in the panel. */
+async function loadSpeechList(ctx: Ctx): Promise<void> {
+  const el = speechListEl;
+  if (el === null) return;
+  const { w } = ctx;
+  try {
+    const page = await ctx.client.voice.speeches({ pn: 1, ds: 50 });
+    fill(
+      el,
+      table(
+        [w.spokenText, w.tier, w.speakerId, w.status, w.duration, w.fee, w.time, ''],
+        page.list.map((s) => speechRow(ctx, s)),
+        w.noSpeech,
+      ),
+    );
+  } catch (err) {
+    fill(el, errorBox(w, err));
+  }
+}
+
+function speechRow(ctx: Ctx, s: SpeechListItem): HTMLElement {
+  const { w } = ctx;
+  const tier: Tier = s.type === 'PRO' ? 'pro' : 'lite';
+  return h(
+    'tr',
+    {},
+    h('td', { class: 'clip', title: s.text }, s.text),
+    h('td', {}, s.type),
+    h('td', {}, h('code', {}, s.speakerId)),
+    h('td', {}, statusBadge(w, s.status)),
+    h('td', { class: 'num' }, s.status === JobStatus.DONE ? `${s.duration} s` : ''),
+    h('td', { class: 'num' }, s.status === JobStatus.DONE ? w.points(s.fee) : ''),
+    h('td', {}, s.time),
+    h(
+      'td',
+      {},
+      s.status === JobStatus.DONE
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'link-button',
+              'aria-label': `${w.listen}: ${s.text}`,
+              onclick: () => {
+                selected = { speakerId: s.speakerId, tier };
+                speech = { kind: 'done', url: s.url, subtitleUrl: s.subtitleUrl, engineNote: s.engineNote };
+                drawSpeak(ctx);
+              },
+            },
+            w.listen,
+          )
+        : s.status === JobStatus.FAILED
+          ? h('span', { class: 'muted', title: s.errorMessage }, String(s.errorCode))
+          : null,
+    ),
+  );
 }
 
 function voiceRow(ctx: Ctx, v: VoiceListItem): HTMLElement {
@@ -147,6 +206,7 @@ async function speak(ctx: Ctx, voice: { speakerId: string; tier: Tier }, content
       },
     );
     speech = { kind: 'done', url: done.url, subtitleUrl: done.subtitleUrl, engineNote: done.engineNote };
+    void loadSpeechList(ctx);
   } catch (err) {
     speech = { kind: 'failed', error: err };
   }
@@ -158,6 +218,7 @@ export function voicesView(ctx: Ctx): HTMLElement {
   const formEl = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'train-title' });
   trainStatusEl = h('div', {});
   listEl = h('div', {}, h('p', { class: 'muted' }, w.loading));
+  speechListEl = h('div', {}, h('p', { class: 'muted' }, w.loading));
   speakEl = h('section', { class: 'card' });
 
   const drawForm = () => {
@@ -232,6 +293,7 @@ export function voicesView(ctx: Ctx): HTMLElement {
 
   drawSpeak(ctx);
   void loadList(ctx);
+  void loadSpeechList(ctx);
   return h(
     'div',
     { class: 'view' },
@@ -246,6 +308,17 @@ export function voicesView(ctx: Ctx): HTMLElement {
         h('button', { type: 'button', onclick: () => void loadList(ctx) }, w.refresh),
       ),
       listEl,
+    ),
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', {}, w.yourSpeech),
+        h('button', { type: 'button', onclick: () => void loadSpeechList(ctx) }, w.refresh),
+      ),
+      speechListEl,
     ),
   );
 }

@@ -8,6 +8,7 @@ import {
   type BillQuery,
   type JobCreated,
   type ListPage,
+  type SpeechListItem,
   type VoiceListItem,
   type WorkListItem,
   type LiteSpeechCreateRequest,
@@ -147,6 +148,8 @@ export class DhsClient {
     pro: VoiceApi<SpeechCreateRequest>;
     /** dhs extension: the account's voices of both tiers, newest first. */
     list(q?: BillQuery, o?: CallOptions): Promise<ListPage<VoiceListItem>>;
+    /** dhs extension: the account's speech of both tiers (create jobs), newest first. */
+    speeches(q?: BillQuery, o?: CallOptions): Promise<ListPage<SpeechListItem>>;
   };
 
   constructor(opts: DhsClientOptions) {
@@ -166,6 +169,7 @@ export class DhsClient {
       lite: this.voiceApi('lite'),
       pro: this.voiceApi('pro'),
       list: (q = {}, o) => this.get<ListPage<VoiceListItem>>('/voice/list', pageQuery(q), o),
+      speeches: (q = {}, o) => this.get<ListPage<SpeechListItem>>('/voice/create/list', pageQuery(q), o),
     };
   }
 

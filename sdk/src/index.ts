@@ -41,6 +41,7 @@ export {
   type VoiceTrainRequest,
   type VoiceTrainStatus,
   type VoiceListItem,
+  type SpeechListItem,
   type VoiceTrained,
   type WebhookPayload,
   type WorkCallback,

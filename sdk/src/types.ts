@@ -180,6 +180,20 @@ export interface VoiceListItem extends VoiceTrainStatus {
   createdAt: number;
 }
 
+/** dhs extension `GET /voice/create/list`: one speech job as create/detail shows it, with what a list needs. */
+export interface SpeechListItem extends SpeechStatus {
+  /** The voice that spoke it. */
+  speakerId: string;
+  /** The content asked for, cut to its first 200 characters. */
+  text: string;
+  /** Points charged (0 until settled, and for failed jobs). */
+  fee: number;
+  time: string;
+  createdAt: number;
+  /** Unix ms; 0 while it runs. */
+  finishedAt: number;
+}
+
 export interface ListPage<T> {
   total: number;
   list: T[];

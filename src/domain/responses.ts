@@ -166,6 +166,26 @@ export const voicesListData = z.object({
   ),
 });
 
+/** How much of each speech's content its list row repeats. */
+export const SPEECH_LIST_TEXT_CHARS = 200;
+
+/** Extension: `GET /api/model/v5/voice/create/list`, the account's speech (both tiers) newest first. */
+export const speechListData = z.object({
+  total: z.number().int(),
+  list: z.array(
+    speechStatusData.extend({
+      speakerId: z.string().describe('the voice that spoke it'),
+      text: z
+        .string()
+        .describe(`the content asked for, cut to its first ${SPEECH_LIST_TEXT_CHARS} characters`),
+      fee: z.number().int().describe('points charged (0 until settled, and for failed jobs)'),
+      time: z.string().describe('when it was created: YYYY-MM-DD HH:mm:ss in the server time zone'),
+      createdAt: z.number().int().describe('Unix milliseconds'),
+      finishedAt: z.number().int().describe('Unix milliseconds; 0 while it runs'),
+    }),
+  ),
+});
+
 /** Extension: `POST /api/model/v5/files/upload`. */
 export const uploadData = z.object({
   url: z

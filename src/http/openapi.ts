@@ -19,6 +19,7 @@ import {
   successEnvelope,
   tokenData,
   uploadData,
+  speechListData,
   voicesListData,
   voiceStatusData,
   workCallbackBody,
@@ -27,7 +28,7 @@ import {
 } from '../domain/responses.ts';
 import { VOICE_TIERS } from '../domain/voice.ts';
 import { API_BASE } from './routes/base.ts';
-import { VOICES_LIST_PATH, WORKS_LIST_PATH } from './routes/lists.routes.ts';
+import { SPEECH_LIST_PATH, VOICES_LIST_PATH, WORKS_LIST_PATH } from './routes/lists.routes.ts';
 import { UPLOAD_FIELD, UPLOAD_PATH } from './routes/uploads.routes.ts';
 
 /**
@@ -273,6 +274,19 @@ function operations(): Operation[] {
       auth: true,
       query: { name: 'BillQuery', schema: billQuerySchema },
       data: { name: 'VoicesList', schema: voicesListData },
+      codes: [E.BAD_PARAMETER],
+    },
+    {
+      method: 'get',
+      path: SPEECH_LIST_PATH,
+      tag: 'Account',
+      operationId: 'listSpeech',
+      summary: "The account's speech, LITE and PRO, newest first (extension)",
+      description:
+        'Each row is the speech detail body (seed 3.5 / 4.5) with the voice, the start of the text, fee and times.',
+      auth: true,
+      query: { name: 'BillQuery', schema: billQuerySchema },
+      data: { name: 'SpeechList', schema: speechListData },
       codes: [E.BAD_PARAMETER],
     },
   );

@@ -1,6 +1,8 @@
 import type { Lang } from '../domain/lang.ts';
 import { formatBillTime } from '../domain/time.ts';
-import { voiceStatusBody, workStatusBody } from '../domain/wire.ts';
+import { readJson, synthParamsSchema } from '../domain/payloads.ts';
+import { SPEECH_LIST_TEXT_CHARS } from '../domain/responses.ts';
+import { speechStatusBody, voiceStatusBody, workStatusBody } from '../domain/wire.ts';
 import type { Account } from '../repositories/accounts.repository.ts';
 import type { ResultLinks } from '../repositories/blobs.ts';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
@@ -39,6 +41,29 @@ export class ListingService {
           createdAt: job.created_at,
           finishedAt: job.finished_at ?? 0,
         })),
+      ),
+    };
+  }
+
+  /** The account's speech (voice/lite|pro/create jobs), newest first. */
+  async speeches(account: Account, page: number, size: number, lang: Lang = 'zh') {
+    const { total, list } = await this.ports.jobs.listOwned(account.id, ['LITE', 'PRO'], page, size);
+    return {
+      total,
+      list: await Promise.all(
+        list.map(async (job) => {
+          // a row whose stored parameters do not read (the job itself fails with 10001) still lists
+          const params = synthParamsSchema.safeParse(readJson(job.params));
+          return {
+            ...speechStatusBody(jobView(job, await jobUrls(job, this.ports.links), lang), ownerView(account)),
+            speakerId: params.success ? params.data.speakerId : '',
+            text: params.success ? [...params.data.content].slice(0, SPEECH_LIST_TEXT_CHARS).join('') : '',
+            fee: job.fee,
+            time: formatBillTime(job.created_at, this.timeZone),
+            createdAt: job.created_at,
+            finishedAt: job.finished_at ?? 0,
+          };
+        }),
       ),
     };
   }
