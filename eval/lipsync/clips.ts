@@ -5,8 +5,9 @@
  *
  * Quirks, all handled by run.ts's halves (ffmpeg maps streams by type, decodes any codec, resamples to a
  * constant rate and re-encodes the halves as H.264): audio as stream 0 (face-en-man-5), variable frame
- * rate (face-en-man-1), HEVC (the portrait) and MPEG-4 Part 2 (face-en-woman-3), 29.97 fps (rounded to
- * 30: one duplicated frame in 33 s).
+ * rate (face-en-man-1, eval-zh-woman-2-portrait), HEVC (face-portrait-talking-10s) and MPEG-4 Part 2
+ * (face-en-woman-3), 29.97 fps (rounded to 30: one duplicated frame in 33 s) and a QuickTime .mov
+ * (eval-en-man-1-long).
  *
  * Short clips: halves are cut from what there is, never looped (a looped source would put the first
  * half's frames into the second half, the truth). A clip whose half would be under MIN_HALF_SEC is
@@ -94,6 +95,49 @@ export const EVAL_CLIPS: readonly EvalClip[] = [
     speaker: 'mead-M026',
     language: 'en',
     note: '4.7 s, 1080p studio, disgusted',
+  },
+  {
+    // The same address as eval-en-man-1, 47 s of it (the first 20 s are that clip): one speaker.
+    file: 'eval-en-man-1-long.mov',
+    data: true,
+    speaker: 'edtalk-obama',
+    language: 'en',
+    note: '47 s (halves 23 s), QuickTime .mov, 256x256; overlaps eval-en-man-1',
+  },
+  {
+    file: 'eval-en-man-4.mp4',
+    data: true,
+    speaker: 'smirk-skarsgard',
+    language: 'en',
+    note: 'talk-show guest, 1080p 29.97 fps, head turns, laughter',
+  },
+  {
+    file: 'eval-en-man-5.mp4',
+    data: true,
+    speaker: 'visualvoice-restaurant',
+    language: 'en',
+    note: 'noisy restaurant, three-quarter view, face ~150 px',
+  },
+  {
+    file: 'eval-zh-woman-2-portrait.mp4',
+    data: true,
+    speaker: 'facegood-zismeif',
+    language: 'zh',
+    note: 'portrait 544x960 phone video, variable frame rate, smiling',
+  },
+  {
+    file: 'eval-xx-man-3.mp4',
+    data: true,
+    speaker: 'liveportrait-d20',
+    language: 'unverified',
+    note: '7 s, 480x480, outdoors, lively mouth',
+  },
+  {
+    file: 'eval-xx-girl-1.mp4',
+    data: true,
+    speaker: 'liveportrait-d11',
+    language: 'unverified',
+    note: "9 s, a young child's face, eyes darting",
   },
 ];
 
