@@ -19,7 +19,11 @@
  * - jitter: mean |second difference| of the mouth landmarks per frame / inter-ocular distance;
  * - for engines, PSNR of every output frame against the base frame it was made from (first-half frame
  *   i mod its length: a forward loop) over the pixels outside the lower face (jaw, nose base and mouth
- *   box of both frames, padded 0.25 IOD).
+ *   box of both frames, padded 0.25 IOD);
+ * - for engines, ghost lips (ghost.ts): extra lip contours per line through the mouth on every output
+ *   frame (mean, 95th percentile, worst frames), beside the same measure on the base frames used and on
+ *   the truth; the worst frames' mouth crops (base | output) go to a JPEG contact sheet per clip and
+ *   engine in eval-results/NAME-ghost/.
  * Conditions: every injected engine (default: `passthrough`), `truth` (the second half itself, re-encoded
  * with the engines' encoder settings: the ceiling and the tracker's noise floor) and `loudness` (not an
  * engine: the new audio's per-frame RMS envelope taken as predicted opening; correlation only).
@@ -33,8 +37,9 @@
  * Flags: --engines=passthrough,sample  --clips=<name prefixes>  --no-loo (skip the leave-one-speaker-out
  * engines: sample-loo, prior fitted on every other speaker of the set; sample-loo-shipped, the shipped
  * prior's clips minus this speaker's)  --no-speed  --speed-only (speed and 60 s preparation only, to eval-results/lipsync-speed.json)
- * --keep (keep the work files in eval-results/lipsync-work), --out=NAME (write eval-results/NAME.json
- * instead: two runs side by side keep their results apart).
+ * --keep (keep the work files in eval-results/lipsync-work, or NAME-work with --out), --out=NAME (write eval-results/NAME.json
+ * instead: two runs side by side keep their results apart). --engines=sample-fixedmask adds the sample engine
+ * with the fixed lower-face mask of before issue 15's ghost-lip fix (only when named).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -71,6 +76,16 @@ import {
   unionRect,
 } from './metrics.ts';
 import type { Rect } from './metrics.ts';
+import {
+  cropTile,
+  lipContours,
+  mouthCropBox,
+  summarizeGhost,
+  tileSheet,
+  WorstFrames,
+  writeJpeg,
+  type GhostSummary,
+} from './ghost.ts';
 import { FaceTracker, loadFaceApi, mouthOpening } from './tracker.ts';
 import type { Landmarks } from './tracker.ts';
 
@@ -92,6 +107,9 @@ const ENGINE_X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-p
 /** Frames are tracked at a size whose long side is at most this (the portrait: 540x960). */
 const TRACK_LONG_SIDE = 960;
 const AUDIO_RATE = 16000;
+/** Worst frames per contact sheet, and the size of each mouth crop (base | output per row). */
+const GHOST_SHEET_FRAMES = 6;
+const GHOST_TILE: readonly [number, number] = [192, 144];
 
 export type ConditionKind = 'engine' | 'truth' | 'loudness';
 
@@ -116,6 +134,14 @@ export interface ConditionResult {
   jitter: number | null;
   psnrOutsideLowerFaceDb: number | null;
   psnrWorstFrameDb: number | null;
+  /**
+   * Ghost lips (ghost.ts): extra lip contours per line through the mouth, per output frame (engines; the
+   * truth's own figure is in ClipInfo.ghostTruth), beside the same measure on the base frames used.
+   */
+  ghost: GhostSummary | null;
+  ghostBaseMean: number | null;
+  /** The worst frames' contact sheet (base | output mouth crops), relative to eval-results/. */
+  ghostSheet: string | null;
   renderSec: number | null;
   /** Correlation per lag: [ms, r]. */
   lagCurve: Array<[number, number | null]>;
@@ -135,6 +161,8 @@ export interface ClipInfo {
   trackedBase: number;
   trackedTruth: number;
   meanTruthOpening: number | null;
+  /** The ghost measure on the truth (second half): what a real recording scores. */
+  ghostTruth: number | null;
 }
 
 export interface SpeedResult {
@@ -181,6 +209,8 @@ export interface SummaryRow {
   lmd: number | null;
   jitter: number | null;
   psnrOutsideLowerFaceDb: number | null;
+  /** Mean over clips of the ghost measure (ghost.ts; for `truth`: the truth recordings' own). */
+  ghostMean: number | null;
 }
 
 export interface TargetCheck {
@@ -241,6 +271,8 @@ export interface LipSyncEvalOptions {
   onClip?: (sofar: { clips: ClipInfo[]; results: ConditionResult[] }) => Promise<void>;
   /** Keep intermediate files here instead of a temp dir that is removed. */
   workDir?: string;
+  /** Write each engine's ghost contact sheet (worst frames) per clip into this folder. */
+  sheetDir?: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -405,6 +437,7 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         trackedBase: round(base.tracked, 3) as number,
         trackedTruth: round(truth.tracked, 3) as number,
         meanTruthOpening: round(mean(truthOpening), 4),
+        ghostTruth: round(await truthGhost(second, width, height, fps, truth.series), 4),
       };
       clips.push(clip);
       if (truth.tracked < 0.9)
@@ -434,6 +467,9 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
           jitter: round(jitter(out.series), 4),
           psnrOutsideLowerFaceDb: null,
           psnrWorstFrameDb: null,
+          ghost: null,
+          ghostBaseMean: null,
+          ghostSheet: null,
           renderSec: null,
           lagCurve: lc.curve.map(([ms, r]) => [round(ms, 1) as number, round(r, 3)]),
         };
@@ -464,6 +500,9 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         jitter: null,
         psnrOutsideLowerFaceDb: null,
         psnrWorstFrameDb: null,
+        ghost: null,
+        ghostBaseMean: null,
+        ghostSheet: null,
         renderSec: null,
         lagCurve: lc.curve.map(([ms, r]) => [round(ms, 1) as number, round(r, 3)]),
       });
@@ -509,6 +548,21 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         );
         row.psnrOutsideLowerFaceDb = round(p.psnr, 2);
         row.psnrWorstFrameDb = round(p.worst, 2);
+        row.ghost = {
+          ...p.ghost,
+          mean: round(p.ghost.mean, 4),
+          p95: round(p.ghost.p95, 4),
+          ghostShare: round(p.ghost.ghostShare, 4),
+          worst: p.worstFrames.items.map((it) => ({ frame: it.frame, score: round(it.score, 3) as number })),
+        };
+        row.ghostBaseMean = round(p.ghostBase, 4);
+        if (opts.sheetDir && p.worstFrames.items.length > 0) {
+          await mkdir(opts.sheetDir, { recursive: true });
+          const sheetFile = join(opts.sheetDir, `${id}-${engineName}.jpg`);
+          const tiles = p.worstFrames.items.flatMap((it) => it.data);
+          await writeJpeg(ffmpegPath, tileSheet(tiles, GHOST_TILE[0], GHOST_TILE[1], 2), sheetFile);
+          row.ghostSheet = sheetFile;
+        }
         results.push(row);
       }
       if (opts.onClip) await opts.onClip({ clips, results });
@@ -546,6 +600,10 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
         lmd: avg((r) => r.lmd, 4),
         jitter: avg((r) => r.jitter, 4),
         psnrOutsideLowerFaceDb: avg((r) => r.psnrOutsideLowerFaceDb, 2),
+        ghostMean:
+          condition === 'truth'
+            ? round(mean(rows.map((r) => clips.find((c) => c.clip === r.clip)?.ghostTruth ?? NaN)), 4)
+            : avg((r) => r.ghost?.mean ?? null, 4),
       };
     };
     const summary = conditions.map((condition) => {
@@ -664,7 +722,13 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     outLm: ReadonlyArray<Landmarks | null>,
     baseLm: ReadonlyArray<Landmarks | null>,
     order: 'loop' | 'pingpong',
-  ): Promise<{ psnr: number | null; worst: number | null }> {
+  ): Promise<{
+    psnr: number | null;
+    worst: number | null;
+    ghost: GhostSummary;
+    ghostBase: number | null;
+    worstFrames: WorstFrames<Uint8Array[]>;
+  }> {
     const read = (file: string): AsyncGenerator<Uint8Array> =>
       readFrames(file, { ffmpegPath, width, height, fps, ...(signal ? { signal } : {}) });
     const n = baseLm.length;
@@ -681,6 +745,9 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
     let samples = 0;
     let worst: number | null = null;
     let i = 0;
+    const ghostScores: Array<number | null> = [];
+    const ghostBase: number[] = [];
+    const worstFrames = new WorstFrames<Uint8Array[]>(GHOST_SHEET_FRAMES, Math.max(1, Math.round(fps / 5)));
     for await (const [o, b] of zipFrames(read(out), based())) {
       const bi = baseIndex(i);
       const boxes: Rect[] = [];
@@ -688,6 +755,18 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       const lb = baseLm[bi];
       if (lo) boxes.push(lowerFaceBox(lo));
       if (lb) boxes.push(lowerFaceBox(lb));
+      // Ghost lips: the output's contours with its own landmarks; the base frame's for comparison.
+      const g = lo ? lipContours(o, width, height, lo) : null;
+      ghostScores.push(g ? g.extra : null);
+      const gb = lb ? lipContours(b, width, height, lb) : null;
+      if (gb) ghostBase.push(gb.extra);
+      if (g && lo) {
+        const box = mouthCropBox(lo);
+        worstFrames.offer(i, g.extra, () => [
+          cropTile(b, width, height, box, GHOST_TILE[0], GHOST_TILE[1]),
+          cropTile(o, width, height, box, GHOST_TILE[0], GHOST_TILE[1]),
+        ]);
+      }
       i++;
       const mask = unionRect(boxes);
       if (!mask) continue; // no face found in either frame: the lower face is unknown
@@ -697,7 +776,37 @@ export async function runLipSyncEval(opts: LipSyncEvalOptions): Promise<LipSyncR
       const p = psnr(se);
       if (p !== null && (worst === null || p < worst)) worst = p;
     }
-    return { psnr: psnr({ sse, samples }), worst };
+    return {
+      psnr: psnr({ sse, samples }),
+      worst,
+      ghost: summarizeGhost(ghostScores),
+      ghostBase: mean(ghostBase),
+      worstFrames,
+    };
+  }
+
+  /** Mean ghost score of a recording's own frames (the truth). */
+  async function truthGhost(
+    file: string,
+    width: number,
+    height: number,
+    fps: number,
+    lms: ReadonlyArray<Landmarks | null>,
+  ): Promise<number | null> {
+    const scores: number[] = [];
+    let i = 0;
+    for await (const f of readFrames(file, {
+      ffmpegPath,
+      width,
+      height,
+      fps,
+      ...(signal ? { signal } : {}),
+    })) {
+      const lm = lms[i++];
+      const g = lm ? lipContours(f, width, height, lm) : null;
+      if (g) scores.push(g.extra);
+    }
+    return mean(scores);
   }
 
   async function runPrep(seconds: number): Promise<PrepResult[]> {
@@ -950,6 +1059,10 @@ export function resultsTable(report: LipSyncReport): Record<string, string | num
     jitter: fmt(r.jitter, 4),
     'PSNR out dB': fmt(r.psnrOutsideLowerFaceDb, 1),
     'worst dB': fmt(r.psnrWorstFrameDb, 1),
+    'ghost mean': fmt(r.ghost?.mean),
+    'ghost p95': fmt(r.ghost?.p95),
+    'ghost base': fmt(r.ghostBaseMean),
+    'ghost truth': fmt(report.clips.find((c) => c.clip === r.clip)?.ghostTruth),
   }));
 }
 
@@ -972,6 +1085,7 @@ export function summaryTable(
     'lmd/IOD': fmt(s.lmd),
     jitter: fmt(s.jitter, 4),
     'PSNR out dB': fmt(s.psnrOutsideLowerFaceDb, 1),
+    ghost: fmt(s.ghostMean),
   }));
 }
 
@@ -1011,15 +1125,21 @@ async function main(): Promise<void> {
   if (clips.length === 0) throw new Error(`no clip matches --clips=${only}`);
   if (speedOnly) clips.length = 0;
   const media = testMedia();
-  const workDir = keep ? join(outDir, 'lipsync-work') : undefined;
+  const outName = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+  if (outName !== undefined && !/^[\w.-]+$/.test(outName))
+    throw new Error(`--out=${outName}: a plain file name`);
+  const workDir = keep ? join(outDir, `${outName ?? 'lipsync'}-work`) : undefined;
   if (workDir) await rm(workDir, { recursive: true, force: true });
   const cacheDir = await mkdtemp(join(tmpdir(), 'dhs-eval-avatars-'));
   const avatars = await evalAvatarCache(cacheDir);
   const engineArg = args.find((a) => a.startsWith('--engines='))?.slice('--engines='.length);
   const all = { passthrough: new PassthroughLipSync(media), sample: new SampleLipSync(media) };
-  const engines = Object.fromEntries(
+  const engines: Record<string, LipSyncEngine> = Object.fromEntries(
     Object.entries(all).filter(([name]) => !engineArg || engineArg.split(',').includes(name)),
   );
+  // Only when named: the sample engine with the fixed lower-face mask of before issue 15 (ghost lips).
+  if (engineArg?.split(',').includes('sample-fixedmask'))
+    engines['sample-fixedmask'] = new SampleLipSync(media, { mouthMask: false });
   // Leave one speaker out, two ways, for each clip:
   // - sample-loo: a prior fitted on the first halves of every OTHER speaker's clips in the eval set (the
   //   grown set's prior, as the issue asks: how a prior from this set does on a speaker it has not seen);
@@ -1064,13 +1184,11 @@ async function main(): Promise<void> {
     onClip: (sofar) => writeFile(join(outDir, 'lipsync.partial.json'), `${JSON.stringify(sofar)}\n`),
     speed: !noSpeed,
     ...(workDir ? { workDir } : {}),
+    sheetDir: join(outDir, `${outName ?? (speedOnly ? 'lipsync-speed' : 'lipsync')}-ghost`),
     log: (line) => console.error(`[eval:lipsync] ${line}`),
   });
   await avatars.close();
   await rm(cacheDir, { recursive: true, force: true });
-  const outName = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
-  if (outName !== undefined && !/^[\w.-]+$/.test(outName))
-    throw new Error(`--out=${outName}: a plain file name`);
   const outFile = join(outDir, `${outName ?? (speedOnly ? 'lipsync-speed' : 'lipsync')}.json`);
   await writeFile(outFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(

@@ -7,6 +7,8 @@ import {
   compositeSample,
   cropGeometry,
   extractSample,
+  MaskCache,
+  mouthMaskSpec,
   sampleBytes,
 } from './composite.ts';
 import { applyAffine, composeAffine, invertAffine } from './geometry.ts';
@@ -382,5 +384,64 @@ describe('extractSample / compositeSample', () => {
     assert.ok(err.count > 5000, `core pixels ${err.count}`);
     assert.ok(err.max <= 3, `error after 31 pastes ${err.max}`);
     assertChangesInsideMask(original, big, pose, DEFAULT_MASK, geom);
+  });
+});
+
+describe('mouthMaskSpec (per-frame mask against ghost lips)', () => {
+  /** Alpha of `mask` at canonical (u, v), nearest sample pixel. */
+  function alphaAt(mask: ReturnType<typeof buildMask>, geom: CropGeometry, u: number, v: number): number {
+    const i = Math.floor(((u - geom.u0) / (geom.u1 - geom.u0)) * geom.width);
+    const j = Math.floor(((v - geom.v0) / (geom.v1 - geom.v0)) * geom.height);
+    return mask.alpha[j * geom.width + i] ?? -1;
+  }
+
+  test('both mouths at full alpha, the chin contour and the nose untouched', () => {
+    const geom = cropGeometry(100);
+    // The sample's closed mouth, and the base frame's open one lower down (a tilted head, an open jaw).
+    const sample = { u0: -0.45, u1: 0.45, v0: 0.98, v1: 1.3 };
+    const base = { u0: -0.42, u1: 0.48, v0: 1.05, v1: 1.5 };
+    const spec = mouthMaskSpec([sample, base], geom);
+    const mask = buildMask(geom, spec);
+    for (const b of [sample, base]) {
+      const mid = (b.v0 + b.v1) / 2;
+      for (const [u, v] of [
+        [b.u0, mid],
+        [b.u1, mid],
+        [0, b.v0],
+        [0, b.v1],
+        [0.3, b.v0 + 0.03],
+        [-0.3, b.v1 - 0.03],
+      ] as const) {
+        assert.equal(alphaAt(mask, geom, u, v), 1, `(${u}, ${v})`);
+      }
+    }
+    // The chin contour (about 1.85 here) and the nose base stay the frame's own.
+    assert.equal(alphaAt(mask, geom, 0, 1.85), 0);
+    assert.equal(alphaAt(mask, geom, 0, 0.6), 0);
+    assert.ok(spec.centerV + spec.radiusV <= 1.85);
+  });
+
+  test('stays inside the crop; no mouth gives the default mask; rounded values are cached', () => {
+    const geom = cropGeometry(80);
+    const wide = mouthMaskSpec([{ u0: -0.9, u1: 0.9, v0: 1.6, v1: 1.98 }], geom);
+    assert.doesNotThrow(() => buildMask(geom, wide));
+    assert.equal(mouthMaskSpec([], geom), DEFAULT_MASK);
+    const a = mouthMaskSpec([{ u0: -0.451, u1: 0.449, v0: 1.0, v1: 1.3 }], geom);
+    const b = mouthMaskSpec([{ u0: -0.449, u1: 0.451, v0: 1.001, v1: 1.301 }], geom);
+    const cache = new MaskCache(geom);
+    assert.equal(cache.get(a), cache.get(b));
+  });
+
+  test('a sample shifted onto the base mouth: composite through the shifted pose changes only the mask', () => {
+    const geom = cropGeometry(60);
+    const pose = uprightPose(60, 100, 40);
+    const frame = makeFrame(200, 200, smoothY, smoothU, smoothV);
+    const other = makeFrame(200, 200, (x, y) => smoothY(x + 7, y + 3), smoothU, smoothV);
+    const sample = extractSample(other, pose, geom);
+    const spec = mouthMaskSpec([{ u0: -0.45, u1: 0.45, v0: 1.0, v1: 1.3 }], geom);
+    const shifted = composeAffine(pose, [1, 0, 0, 1, 0.05, -0.04]);
+    const out = copyFrame(frame);
+    compositeSample(out, shifted, sample, geom, { weight: 1, mask: spec, colorMatch: false });
+    assert.ok(assertChangesInsideMask(frame, out, shifted, spec, geom) > 0);
   });
 });

@@ -245,9 +245,14 @@ export function buildMask(geom: CropGeometry, spec: MaskSpec = DEFAULT_MASK): Lo
   let j0 = sh;
   let j1 = -1;
   const ringAll: number[] = [];
-  for (let j = 1; j < sh - 1; j++) {
+  // Only the ellipse's bounding box (and a pixel) can be inside: the rest of the crop stays 0.
+  const jLo = Math.max(1, Math.floor((Math.max(topV, cv - rv) - geom.v0) / dv - 1));
+  const jHi = Math.min(sh - 2, Math.ceil((cv + rv - geom.v0) / dv));
+  const iLo = Math.max(1, Math.floor((cu - ru - geom.u0) / du - 1));
+  const iHi = Math.min(sw - 2, Math.ceil((cu + ru - geom.u0) / du));
+  for (let j = jLo; j <= jHi; j++) {
     const v = geom.v0 + (j + 0.5) * dv;
-    for (let i = 1; i < sw - 1; i++) {
+    for (let i = iLo; i <= iHi; i++) {
       const u = geom.u0 + (i + 0.5) * du;
       const qx = (u - cu) / ru;
       const qy = (v - cv) / rv;
@@ -294,6 +299,90 @@ export function buildMask(geom: CropGeometry, spec: MaskSpec = DEFAULT_MASK): Lo
     ringU,
     ringV,
   };
+}
+
+/** A mouth's outer-lip extent in canonical units (a sample's own coordinates). */
+export interface MouthBox {
+  u0: number;
+  u1: number;
+  v0: number;
+  v1: number;
+}
+
+export interface MouthMaskOptions {
+  /** Full-alpha margin beside the mouth corners, canonical units (default 0.06). */
+  marginU?: number;
+  /** Full-alpha margin above and below the lips (default 0.14). */
+  marginV?: number;
+  /** Feather width (default 0.12). */
+  feather?: number;
+  /** Smallest half-width / half-height of the lips the mask assumes (default 0.4 / 0.12). */
+  minHalfU?: number;
+  minHalfV?: number;
+}
+
+/**
+ * The per-frame mask against ghost lips (issue 15): an ellipse around the UNION of the mouths given (the
+ * sample's and the base frame's, both in the sample's coordinates) that holds every lip at full alpha
+ * with a margin, and feathers out beyond it. With the fixed lower-face mask, a base mouth that the head's
+ * tilt, a turn or an open jaw put apart from the sample's reached into the feather and showed through
+ * as a lighter second lip, and the feather ran across the chin contour (a second jaw line). Here both
+ * mouths are replaced whole and the feather lies on the skin between them and the chin. Clamped to the
+ * crop, above at DEFAULT_MASK.topV (the nose base); values rounded to 1/100 unit so masks can be cached.
+ */
+export function mouthMaskSpec(
+  boxes: readonly MouthBox[],
+  geom: CropGeometry,
+  opts: MouthMaskOptions = {},
+): MaskSpec {
+  const marginU = opts.marginU ?? 0.06;
+  const marginV = opts.marginV ?? 0.14;
+  const feather = opts.feather ?? 0.12;
+  let u0 = Infinity;
+  let u1 = -Infinity;
+  let v0 = Infinity;
+  let v1 = -Infinity;
+  for (const b of boxes) {
+    if (![b.u0, b.u1, b.v0, b.v1].every(Number.isFinite)) continue;
+    u0 = Math.min(u0, b.u0);
+    u1 = Math.max(u1, b.u1);
+    v0 = Math.min(v0, b.v0);
+    v1 = Math.max(v1, b.v1);
+  }
+  if (!(u1 > u0 && v1 > v0)) return DEFAULT_MASK;
+  const q = (x: number): number => Math.round(x * 100) / 100;
+  const cu = (u0 + u1) / 2;
+  const cv = (v0 + v1) / 2;
+  const halfU = Math.max(opts.minHalfU ?? 0.4, (u1 - u0) / 2);
+  const halfV = Math.max(opts.minHalfV ?? 0.12, (v1 - v0) / 2);
+  // Inside the crop with a pixel to spare (buildMask keeps the border at 0).
+  const pad = 2 / geom.pixelsPerUnit;
+  const centerU = q(Math.min(geom.u1 - 0.3, Math.max(geom.u0 + 0.3, cu)));
+  const centerV = q(Math.min(geom.v1 - 0.2, Math.max(geom.v0 + 0.2, cv)));
+  const radiusU = q(Math.min(halfU + marginU + feather, centerU - geom.u0 - pad, geom.u1 - pad - centerU));
+  const radiusV = q(Math.min(halfV + marginV + feather, geom.v1 - pad - centerV));
+  const topV = q(Math.max(geom.v0 + pad, Math.min(DEFAULT_MASK.topV, centerV)));
+  return { centerU, centerV, radiusU, radiusV, topV, feather };
+}
+
+/** Built masks by spec value (per-frame mouth masks repeat: their values are rounded). */
+export class MaskCache {
+  private readonly built = new Map<string, LowerFaceMask>();
+  constructor(
+    private readonly geom: CropGeometry,
+    private readonly limit = 512,
+  ) {}
+
+  get(spec: MaskSpec): LowerFaceMask {
+    const key = `${spec.centerU},${spec.centerV},${spec.radiusU},${spec.radiusV},${spec.topV},${spec.feather}`;
+    let mask = this.built.get(key);
+    if (!mask) {
+      if (this.built.size >= this.limit) this.built.clear();
+      mask = buildMask(this.geom, spec);
+      this.built.set(key, mask);
+    }
+    return mask;
+  }
 }
 
 function sameGeometry(a: CropGeometry, b: CropGeometry): boolean {

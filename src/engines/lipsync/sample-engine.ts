@@ -23,7 +23,17 @@ import { z } from 'zod';
 import { MediaError, decodeLimitSec, type MediaTool } from '../../repositories/media.ts';
 import type { AvatarCache, LipSyncEngine, LipSyncInput } from '../ports.ts';
 import { audioFeatures } from './audio-features.ts';
-import { buildMask, compositeSample, cropGeometry, extractSample } from './composite.ts';
+import {
+  buildMask,
+  compositeSample,
+  cropGeometry,
+  extractSample,
+  MaskCache,
+  mouthMaskSpec,
+  type MouthBox,
+} from './composite.ts';
+import { composeAffine } from './geometry.ts';
+import { MOUTH, smoothRuns } from './landmarks.ts';
 import { FaceTracker } from './face-track.ts';
 import {
   baseFrames,
@@ -49,7 +59,7 @@ import type { CropGeometry, MouthShape, Pose, TrackedFrame } from './types.ts';
 import priorJson from './mouth-prior.json' with { type: 'json' };
 
 /** Cache part name; bump the version when the prepared form changes. */
-export const AVATAR_PART = 'lipsync-sample-v1';
+export const AVATAR_PART = 'lipsync-sample-v2';
 /** Samples kept per avatar at most (longer videos keep every k-th usable frame). */
 export const MAX_SAMPLES = 3000;
 const AUDIO_RATE = 16_000;
@@ -57,8 +67,55 @@ const AUDIO_RATE = 16_000;
 const NO_FACE_IOD = 64;
 /** Frames per block when a long video's samples are thinned. */
 const SAMPLE_BLOCK = 25;
-/** Floats per frame in track.bin: ok, weight, pose (6), shape (4). */
-const TRACK_FLOATS = 12;
+/** Floats per frame in track.bin: ok, weight, pose (6), shape (4), outer-lip box (4), mouth anchor (2). */
+const TRACK_FLOATS = 18;
+/** Temporal smoothing of the mouth anchor, Gaussian sigma in frames: speech motion out, head pose in. */
+export const ANCHOR_SIGMA = 6;
+/** Largest shift of a sample onto its base frame's mouth position, canonical units. */
+export const MAX_MOUTH_SHIFT = 0.12;
+
+/**
+ * Where the mouth of a tracked frame sits in the canonical frame, beside what the affine pose (fitted on
+ * eyes, nose and forehead) explains: its outer-lip box, and an anchor (the corners' midpoint across;
+ * down, the mean of that midpoint and the outer upper-lip centre) smoothed over ANCHOR_SIGMA frames, so
+ * it follows the head's tilt and turn (which move the mouth against the eyes and nose in the image)
+ * and not the lips' own speech motion.
+ */
+export interface MouthPlace {
+  box: MouthBox;
+  anchorU: number;
+  anchorV: number;
+}
+
+/** Each frame's MouthPlace (zeros for frames without a face). */
+export function mouthPlaces(track: readonly TrackedFrame[], sigma = ANCHOR_SIGMA): MouthPlace[] {
+  const n = track.length;
+  const anchors = new Float64Array(2 * n);
+  const ok = track.map((f) => f.ok && f.mouth.length >= 2 * MOUTH.outerCount);
+  const boxes: MouthBox[] = track.map((f, i) => {
+    if (!ok[i]) return { u0: 0, u1: 0, v0: 0, v1: 0 };
+    const m = f.mouth;
+    let u0 = Infinity;
+    let u1 = -Infinity;
+    let v0 = Infinity;
+    let v1 = -Infinity;
+    for (let k = 0; k < MOUTH.outerCount; k++) {
+      const u = m[2 * k]!;
+      const v = m[2 * k + 1]!;
+      u0 = Math.min(u0, u);
+      u1 = Math.max(u1, u);
+      v0 = Math.min(v0, v);
+      v1 = Math.max(v1, v);
+    }
+    const cornerU = (m[2 * MOUTH.outerLeft]! + m[2 * MOUTH.outerRight]!) / 2;
+    const cornerV = (m[2 * MOUTH.outerLeft + 1]! + m[2 * MOUTH.outerRight + 1]!) / 2;
+    anchors[2 * i] = cornerU;
+    anchors[2 * i + 1] = (cornerV + m[2 * MOUTH.outerUpper + 1]!) / 2;
+    return { u0, u1, v0, v1 };
+  });
+  const smooth = smoothRuns(anchors, 2, ok, sigma);
+  return boxes.map((box, i) => ({ box, anchorU: smooth[2 * i]!, anchorV: smooth[2 * i + 1]! }));
+}
 
 /**
  * What the avatar cache keeps about a prepared video, beside track.bin and samples.bin. Parsed on
@@ -96,6 +153,7 @@ type PreparedMeta = z.infer<typeof preparedMetaSchema>;
 interface Prepared {
   meta: PreparedMeta;
   track: TrackedFrame[];
+  places: MouthPlace[];
   model: MouthModel;
   samplesFile: string;
 }
@@ -108,6 +166,12 @@ export interface SampleLipSyncOptions {
   prior?: MouthPrior | null;
   /** Selection costs (select.ts defaults otherwise). */
   select?: SelectOptions;
+  /**
+   * Paste each sample shifted onto its base frame's mouth position, through a mask around both mouths
+   * (default true; composite.ts mouthMaskSpec). false: the fixed lower-face mask and no shift, as before
+   * issue 15 (kept for the eval's before/after).
+   */
+  mouthMask?: boolean;
 }
 
 export interface SampleRenderResult {
@@ -124,9 +188,11 @@ export function defaultPrior(): MouthPrior {
   return parsePrior(priorJson);
 }
 
-function encodeTrack(track: TrackedFrame[]): Float32Array {
+function encodeTrack(track: TrackedFrame[], places: MouthPlace[]): Float32Array {
   const out = new Float32Array(track.length * TRACK_FLOATS);
   track.forEach((f, i) => {
+    const p = places[i];
+    if (p) out.set([p.box.u0, p.box.u1, p.box.v0, p.box.v1, p.anchorU, p.anchorV], i * TRACK_FLOATS + 12);
     const o = i * TRACK_FLOATS;
     out[o] = f.ok ? 1 : 0;
     out[o + 1] = f.weight;
@@ -139,10 +205,11 @@ function encodeTrack(track: TrackedFrame[]): Float32Array {
   return out;
 }
 
-function decodeTrack(buf: Float32Array, frames: number): TrackedFrame[] {
+function decodeTrack(buf: Float32Array, frames: number): { track: TrackedFrame[]; places: MouthPlace[] } {
   if (buf.length !== frames * TRACK_FLOATS)
     throw new Error(`track.bin: ${buf.length} floats for ${frames} frames`);
   const out: TrackedFrame[] = [];
+  const places: MouthPlace[] = [];
   for (let i = 0; i < frames; i++) {
     const o = i * TRACK_FLOATS;
     const at = (k: number): number => buf[o + k] as number;
@@ -153,8 +220,13 @@ function decodeTrack(buf: Float32Array, frames: number): TrackedFrame[] {
       mouth: new Float32Array(0),
       shape: { opening: at(8), width: at(9), rounding: at(10), teeth: at(11) },
     });
+    places.push({
+      box: { u0: at(12), u1: at(13), v0: at(14), v1: at(15) },
+      anchorU: at(16),
+      anchorV: at(17),
+    });
   }
-  return out;
+  return { track: out, places };
 }
 
 /**
@@ -218,7 +290,7 @@ export class SampleLipSync implements LipSyncEngine {
       prepared = await this.prepare(input, video.audio !== null, (f) => input.onProgress(f * prepShare));
       this.opts.onPreparation?.('prepared');
     }
-    const { meta, track, model } = prepared;
+    const { meta, track, model, places } = prepared;
     const rate = { arg: meta.fpsArg, value: meta.fps };
     const total = Math.max(1, Math.floor(audioSec * rate.value + 1e-6));
 
@@ -266,6 +338,7 @@ export class SampleLipSync implements LipSyncEngine {
       // 6: composite and encode.
       const geom = meta.geom;
       const mask = buildMask(geom);
+      const mouthMasks = this.opts.mouthMask === false ? null : new MaskCache(geom);
       const sampleBytes = geom.width * geom.height * 3;
       const sample = new Uint8Array(sampleBytes);
       samples = await open(prepared.samplesFile, 'r');
@@ -275,14 +348,35 @@ export class SampleLipSync implements LipSyncEngine {
       for (let next = await first; !next.done; next = await frames.next()) {
         const { index, frame } = next.value;
         const base = track[index];
-        const slot = choice ? (slotOf[choice[k] ?? -1] ?? -1) : -1;
+        const from = choice ? (choice[k] ?? -1) : -1;
+        const slot = slotOf[from] ?? -1;
         if (base && base.ok && base.weight > 0 && slot >= 0 && isInvertible(base.pose)) {
           if (slot !== loaded) {
             const { bytesRead } = await samples.read(sample, 0, sampleBytes, slot * sampleBytes);
             if (bytesRead !== sampleBytes) throw new Error(`samples.bin: short read at sample ${slot}`);
             loaded = slot;
           }
-          compositeSample(frame, base.pose, sample, geom, { weight: base.weight, mask });
+          const src = places[from];
+          const dst = places[index];
+          if (mouthMasks && src && dst) {
+            // The sample moved onto the base frame's mouth place; a mask around both mouths.
+            const clamp = (x: number): number => Math.max(-MAX_MOUTH_SHIFT, Math.min(MAX_MOUTH_SHIFT, x));
+            const du = clamp(dst.anchorU - src.anchorU);
+            const dv = clamp(dst.anchorV - src.anchorV);
+            const baseBox = {
+              u0: dst.box.u0 - du,
+              u1: dst.box.u1 - du,
+              v0: dst.box.v0 - dv,
+              v1: dst.box.v1 - dv,
+            };
+            const spec = mouthMaskSpec([src.box, baseBox], geom);
+            compositeSample(frame, composeAffine(base.pose, [1, 0, 0, 1, du, dv]), sample, geom, {
+              weight: base.weight,
+              mask: mouthMasks.get(spec),
+            });
+          } else {
+            compositeSample(frame, base.pose, sample, geom, { weight: base.weight, mask });
+          }
           edited++;
         }
         await encoder.write(frame);
@@ -314,7 +408,7 @@ export class SampleLipSync implements LipSyncEngine {
     const floats = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
     return {
       meta,
-      track: decodeTrack(floats, meta.frames),
+      ...decodeTrack(floats, meta.frames),
       model: parseModel(meta.model),
       samplesFile,
     };
@@ -428,12 +522,13 @@ export class SampleLipSync implements LipSyncEngine {
       },
     };
     progress(1);
-    const prepared: Prepared = { meta, track, model, samplesFile };
+    const places = mouthPlaces(track);
+    const prepared: Prepared = { meta, track, places, model, samplesFile };
     if (input.avatar) {
       // The store takes its own links/copies; this job keeps reading its files.
       const trackUpload = join(input.workDir, 'upload-track.bin');
       const samplesUpload = join(input.workDir, 'upload-samples.bin');
-      const enc = encodeTrack(track);
+      const enc = encodeTrack(track, places);
       await writeFile(trackUpload, new Uint8Array(enc.buffer, enc.byteOffset, enc.byteLength));
       await linkOrCopy(samplesFile, samplesUpload);
       await input.avatar.putPart(AVATAR_PART, meta, {
