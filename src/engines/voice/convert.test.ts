@@ -100,3 +100,52 @@ test('convertVoice on 10 s at 22.05 kHz (the synthesizer rate), both tiers: same
     assert.ok(after < 0.5 * before, `${tier}: distance to the target's envelope ${before} -> ${after}`);
   }
 });
+
+const correlation = (x: Float32Array, y: Float32Array): number => {
+  let num = 0;
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < x.length; i++) {
+    num += (x[i] as number) * (y[i] as number);
+    a += (x[i] as number) ** 2;
+    b += (y[i] as number) ** 2;
+  }
+  return num / Math.sqrt(a * b);
+};
+
+test('convertVoice trajectory: entries chosen by Viterbi still carry the target envelope, and differ from nearest-only', () => {
+  const rate = 16_000;
+  const input = voice(rate, 3, 110, 1);
+  const targetSpeech = voice(rate, 6, 110, 1.3);
+  const target = analyzeSpeaker(targetSpeech, 'PRO');
+  const plain = convertVoice(input, rate, null, target, 'PRO', { trajectory: 0 });
+  const traj = convertVoice(input, rate, null, target, 'PRO', { trajectory: 1, candidates: 8 });
+  assert.equal(traj.length, input.length);
+  for (const v of traj) assert.ok(Number.isFinite(v));
+  const goal = meanShape(targetSpeech, rate);
+  const before = distance(meanShape(input, rate), goal);
+  const after = distance(meanShape(traj, rate), goal);
+  assert.ok(after < 0.5 * before, `distance to the target's envelope ${before} -> ${after}`);
+  let diff = 0;
+  for (let i = 0; i < plain.length; i++)
+    diff = Math.max(diff, Math.abs((plain[i] as number) - (traj[i] as number)));
+  assert.ok(diff > 1e-3, `trajectory changed nothing (${diff})`);
+  // A huge step cost keeps entries moving with the input: still finite, still the target's envelope.
+  const stiff = convertVoice(input, rate, null, target, 'PRO', { trajectory: 100, candidates: 4 });
+  assert.ok(distance(meanShape(stiff, rate), goal) < 0.5 * before);
+});
+
+test('convertVoice confidence: poorly matched frames move less, so the output stays nearer the input', () => {
+  const rate = 16_000;
+  const input = voice(rate, 3, 120, 1);
+  const target = analyzeSpeaker(voice(rate, 6, 120, 1.3), 'PRO');
+  const full = convertVoice(input, rate, null, target, 'PRO', { codebookWeight: 1, confidence: 0 });
+  const confident = convertVoice(input, rate, null, target, 'PRO', {
+    codebookWeight: 1,
+    confidence: 4,
+    confidenceQuantile: 0,
+  });
+  const cFull = correlation(input, full);
+  const cConf = correlation(input, confident);
+  assert.ok(cConf > cFull + 1e-4, `correlation with the input: full ${cFull}, confidence ${cConf}`);
+});

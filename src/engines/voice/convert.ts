@@ -7,7 +7,9 @@
  *    envelope is given) and give them the target's long-term mean and standard deviation;
  * 2. when the target has a codebook (512 entries for PRO, 128 for LITE), find the nearest entries to
  *    the standardised frame (c0 included, as relative loudness), and move the frame toward their
- *    softmax-weighted blend (the tiers use the single nearest) by `codebookWeight`;
+ *    softmax-weighted blend (the tiers use the single nearest) by `codebookWeight`; PRO instead picks
+ *    one of each frame's 8 nearest entries by Viterbi so that the entries move as the input frames do
+ *    (`trajectory`);
  * 3. the change (target minus source cepstra), averaged over +-smoothFrames, becomes smooth per-band
  *    log gains (truncated inverse DCT), interpolated to FFT bins and applied as gain = target / source;
  *    `refine` rounds re-measure the envelope after the gains and add what the filterbank smoothed away.
@@ -35,6 +37,23 @@ export interface ConvertOptions {
   spreadScale?: number;
   /** Correction rounds: re-measure the envelope after the gains and apply the remaining change. */
   refine?: number;
+  /**
+   * Match-confidence exponent (0: off). A frame whose nearest codebook distance d exceeds the piece's
+   * reference distance (its `confidenceQuantile` over frames) moves only codebookWeight * (ref / d)^this
+   * of the way: frames the codebook has a close analogue for take the speaker's envelope, frames it has
+   * none for (another phone) keep more of their own.
+   */
+  confidence?: number;
+  /** Quantile of the nearest-entry distances over the piece's frames used as the reference. */
+  confidenceQuantile?: number;
+  /**
+   * Trajectory cost (0: off): each frame takes one of its `candidates` nearest entries, chosen by Viterbi
+   * so that the entries move from frame to frame as the input does (squared standardised difference,
+   * times this), not each frame's nearest on its own.
+   */
+  trajectory?: number;
+  /** Candidates per frame for the trajectory search. */
+  candidates?: number;
 }
 
 const DEFAULTS: Required<ConvertOptions> = {
@@ -46,6 +65,10 @@ const DEFAULTS: Required<ConvertOptions> = {
   meanShift: 1,
   spreadScale: 1,
   refine: 1,
+  confidence: 0,
+  confidenceQuantile: 0.5,
+  trajectory: 0,
+  candidates: 8,
 };
 
 /**
@@ -60,10 +83,13 @@ const DEFAULTS: Required<ConvertOptions> = {
  * smoothing the change over +-3 frames instead of +-2 (0.67 at 0.21). Tried and dropped: smoothing the entry choice over time (Viterbi, switch cost
  * 20: WER 0.55), a vocal-tract warp by the centroid ratio (identification down to 0.71), keeping c1..c4
  * unconverted (0.68).
+ * 2026-12-08 (13 tuning speakers, PRO variants against PRO as before: id 0.736, LLR 0.152, WER 0.224):
+ * trajectory 0.3 -> 0.769, LLR 0.186, WER 0.232 (kept); trajectory 1 -> 0.747 at WER 0.304; confidence 1
+ * at weight 0.95 -> 0.648 at 0.205; both -> 0.659 at 0.223 (confidence dropped: below LITE's 0.670).
  */
 export const TIER_DEFAULTS: Record<VoiceTier, ConvertOptions> = {
   LITE: { codebookWeight: 0.75, nearest: 1, smoothFrames: 2 },
-  PRO: { codebookWeight: 0.85, nearest: 1, smoothFrames: 2 },
+  PRO: { codebookWeight: 0.85, nearest: 1, smoothFrames: 2, trajectory: 0.3, candidates: 8 },
 };
 
 /** Source statistics the conversion needs (from an envelope, or measured on the input). */
@@ -167,39 +193,107 @@ export function convertVoice(
 
   // Pass 2 (on cepstra): the change per frame, c1..c(C-1).
   const delta = new Float64Array(frameCount * C);
-  const z = new Float64Array(C);
-  const nearIdx = new Int32Array(Math.max(1, o.nearest));
-  const nearD = new Float64Array(Math.max(1, o.nearest));
+  const zAll = new Float64Array(frameCount * C);
   for (let f = 0; f < frameCount; f++) {
-    for (let d = 0; d < C; d++)
-      z[d] = ((ceps[f * C + d] as number) - (src.mean[d] as number)) / (src.std[d] as number);
-    if (useBook) {
-      nearD.fill(Number.POSITIVE_INFINITY);
-      nearIdx.fill(0);
-      for (let k = 0; k < K; k++) {
-        let s = 0;
-        for (let d = 0; d < C; d++) {
-          const x = (z[d] as number) - (zBook[k * C + d] as number);
-          s += x * x;
+    for (let d = 0; d < C; d++) {
+      zAll[f * C + d] = ((ceps[f * C + d] as number) - (src.mean[d] as number)) / (src.std[d] as number);
+    }
+  }
+  // Candidates: every frame's N nearest entries (standardised squared distance), nearest first.
+  const N = useBook ? Math.min(K, Math.max(1, o.nearest, o.trajectory > 0 ? o.candidates : 1)) : 0;
+  const candIdx = new Int32Array(frameCount * N);
+  const candD = new Float64Array(frameCount * N).fill(Number.POSITIVE_INFINITY);
+  for (let f = 0; f < frameCount && N > 0; f++) {
+    const at = f * N;
+    const last = at + N - 1;
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let d = 0; d < C; d++) {
+        const x = (zAll[f * C + d] as number) - (zBook[k * C + d] as number);
+        s += x * x;
+      }
+      if (s >= (candD[last] as number)) continue;
+      let j = last;
+      while (j > at && (candD[j - 1] as number) > s) {
+        candD[j] = candD[j - 1] as number;
+        candIdx[j] = candIdx[j - 1] as number;
+        j--;
+      }
+      candD[j] = s;
+      candIdx[j] = k;
+    }
+  }
+  // How far each frame moves toward the codebook: codebookWeight, less for poorly matched frames.
+  const frameWeight = new Float64Array(frameCount).fill(o.codebookWeight);
+  if (N > 0 && o.confidence > 0 && frameCount > 0) {
+    const sorted = new Float64Array(frameCount);
+    for (let f = 0; f < frameCount; f++) sorted[f] = candD[f * N] as number;
+    sorted.sort();
+    const ref = sorted[Math.min(frameCount - 1, Math.floor(o.confidenceQuantile * frameCount))] as number;
+    for (let f = 0; f < frameCount; f++) {
+      const d = candD[f * N] as number;
+      if (d > ref && d > 0) frameWeight[f] = o.codebookWeight * (ref / d) ** o.confidence;
+    }
+  }
+  // Trajectory: one entry per frame by Viterbi over the candidates, the cost of a step being how far
+  // the entries' movement differs from the input's own (so the input's transitions survive).
+  const chosen = new Int32Array(frameCount);
+  if (N > 1 && o.trajectory > 0 && frameCount > 1) {
+    const cost = new Float64Array(frameCount * N);
+    const back = new Int32Array(frameCount * N);
+    for (let j = 0; j < N; j++) cost[j] = candD[j] as number;
+    for (let f = 1; f < frameCount; f++) {
+      for (let j = 0; j < N; j++) {
+        const ej = candIdx[f * N + j] as number;
+        let best = Number.POSITIVE_INFINITY;
+        let arg = 0;
+        for (let i = 0; i < N; i++) {
+          const prev = cost[(f - 1) * N + i] as number;
+          if (!(prev < best)) continue;
+          const ei = candIdx[(f - 1) * N + i] as number;
+          let t = 0;
+          for (let d = 0; d < C; d++) {
+            const x =
+              (zBook[ej * C + d] as number) -
+              (zBook[ei * C + d] as number) -
+              ((zAll[f * C + d] as number) - (zAll[(f - 1) * C + d] as number));
+            t += x * x;
+          }
+          const c = prev + o.trajectory * t;
+          if (c < best) {
+            best = c;
+            arg = i;
+          }
         }
-        if (s >= (nearD[nearD.length - 1] as number)) continue;
-        let j = nearD.length - 1;
-        while (j > 0 && (nearD[j - 1] as number) > s) {
-          nearD[j] = nearD[j - 1] as number;
-          nearIdx[j] = nearIdx[j - 1] as number;
-          j--;
-        }
-        nearD[j] = s;
-        nearIdx[j] = k;
+        cost[f * N + j] = (candD[f * N + j] as number) + best;
+        back[f * N + j] = arg;
       }
     }
+    let j = 0;
+    for (let i = 1; i < N; i++) {
+      if ((cost[(frameCount - 1) * N + i] as number) < (cost[(frameCount - 1) * N + j] as number)) j = i;
+    }
+    for (let f = frameCount - 1; f >= 0; f--) {
+      chosen[f] = j;
+      j = back[f * N + j] as number;
+    }
+  }
+  const weights: number[] = [];
+  const entries: number[] = [];
+  for (let f = 0; f < frameCount; f++) {
+    weights.length = 0;
+    entries.length = 0;
     let wSum = 0;
-    const weights: number[] = [];
-    if (useBook) {
-      const d0 = nearD[0] as number;
-      for (let j = 0; j < nearD.length; j++) {
-        const dj = nearD[j] as number;
+    if (N > 0 && o.trajectory > 0) {
+      entries.push(candIdx[f * N + (chosen[f] as number)] as number);
+      weights.push(1);
+      wSum = 1;
+    } else if (N > 0) {
+      const d0 = candD[f * N] as number;
+      for (let j = 0; j < Math.min(N, Math.max(1, o.nearest)); j++) {
+        const dj = candD[f * N + j] as number;
         const w = Number.isFinite(dj) ? Math.exp(-(dj - d0) / (o.temperature * C)) : 0;
+        entries.push(candIdx[f * N + j] as number);
         weights.push(w);
         wSum += w;
       }
@@ -208,13 +302,13 @@ export function convertVoice(
       const mean =
         (src.mean[d] as number) + o.meanShift * ((tgt.mean[d] as number) - (src.mean[d] as number));
       const ratio = 1 + o.spreadScale * ((tgt.std[d] as number) / (src.std[d] as number) - 1);
-      let y = mean + ratio * (src.std[d] as number) * (z[d] as number);
-      if (useBook && wSum > 0) {
+      let y = mean + ratio * (src.std[d] as number) * (zAll[f * C + d] as number);
+      if (wSum > 0) {
         let cb = 0;
         for (let j = 0; j < weights.length; j++)
-          cb += (weights[j] as number) * (rawBook[(nearIdx[j] as number) * C + d] as number);
+          cb += (weights[j] as number) * (rawBook[(entries[j] as number) * C + d] as number);
         cb = mean + cb / wSum;
-        y += o.codebookWeight * (cb - y);
+        y += (frameWeight[f] as number) * (cb - y);
       }
       delta[f * C + d] = y - (ceps[f * C + d] as number);
     }
