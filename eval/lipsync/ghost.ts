@@ -26,6 +26,7 @@
  * Also: the worst frames' contact sheet (mouth crops of base and output side by side) as a JPEG.
  */
 import { spawn } from 'node:child_process';
+import { gaussianSmooth } from '../../src/engines/audio/dsp.ts';
 import { interOcular, point, type Landmarks } from './tracker.ts';
 
 /** Lines per frame. */
@@ -65,32 +66,12 @@ function lumaAt(rgb: Uint8Array, w: number, h: number, x: number, y: number): nu
   return top + ay * (bottom - top);
 }
 
-function gaussianSmooth(p: Float64Array, sigma: number): Float64Array {
-  if (sigma <= 0.3) return p;
-  const r = Math.ceil(2.5 * sigma);
-  const k: number[] = [];
-  for (let i = -r; i <= r; i++) k.push(Math.exp((-i * i) / (2 * sigma * sigma)));
-  const out = new Float64Array(p.length);
-  for (let i = 0; i < p.length; i++) {
-    let s = 0;
-    let ws = 0;
-    for (let j = -r; j <= r; j++) {
-      const q = i + j;
-      if (q < 0 || q >= p.length) continue;
-      s += k[j + r]! * p[q]!;
-      ws += k[j + r]!;
-    }
-    out[i] = s / ws;
-  }
-  return out;
-}
-
 /**
  * Dark-to-light contours of a profile sampled outward (index 0 at the lip): runs of consecutive steps
  * p[i + w] - p[i - w] above the threshold.
  */
 export function countContours(profile: Float64Array, sigma: number, halfStep: number): number {
-  const p = gaussianSmooth(profile, sigma);
+  const p = sigma <= 0.3 ? profile : gaussianSmooth(profile, sigma, 2.5);
   const w = Math.max(1, Math.round(halfStep));
   const d: number[] = [];
   for (let i = w; i + w < p.length; i++) d.push(p[i + w]! - p[i - w]!);

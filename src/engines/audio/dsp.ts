@@ -257,3 +257,29 @@ export function countEnergyPeaks(
   }
   return peaks;
 }
+
+/**
+ * Zero-phase Gaussian smoothing of a series, the kernel cut at `radiusSigmas` sigmas (edges
+ * renormalized); a copy when sigma is about 0.
+ */
+export function gaussianSmooth(v: Float64Array, sigmaFrames: number, radiusSigmas = 3): Float64Array {
+  if (!(sigmaFrames > 0.05)) return Float64Array.from(v);
+  const radius = Math.ceil(radiusSigmas * sigmaFrames);
+  const kernel = new Float64Array(2 * radius + 1);
+  for (let i = -radius; i <= radius; i++) kernel[i + radius] = Math.exp(-0.5 * (i / sigmaFrames) ** 2);
+  const n = v.length;
+  const out = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    let s = 0;
+    let w = 0;
+    for (let i = -radius; i <= radius; i++) {
+      const j = k + i;
+      if (j < 0 || j >= n) continue;
+      const kw = kernel[i + radius] as number;
+      s += kw * (v[j] as number);
+      w += kw;
+    }
+    out[k] = s / w;
+  }
+  return out;
+}

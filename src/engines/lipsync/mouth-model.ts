@@ -52,7 +52,7 @@
  */
 import { FEATURE_CONFIG, FEATURE_DIM, sameFeatureConfig } from './audio-features.ts';
 import type { AudioFeatures, FeatureConfig } from './audio-features.ts';
-import { percentile } from '../audio/dsp.ts';
+import { gaussianSmooth, percentile } from '../audio/dsp.ts';
 import { SHAPE_KEYS } from './types.ts';
 import type { MouthShape } from './types.ts';
 
@@ -645,29 +645,6 @@ export function fitPrior(clips: FitInput[], options: Partial<FitOptions> = {}): 
 
 // ---------------------------------------------------------------------------------------------------
 // Prediction
-
-/** Zero-phase Gaussian smoothing of a series (edges renormalized). */
-function gaussianSmooth(v: Float64Array, sigmaFrames: number): Float64Array {
-  if (!(sigmaFrames > 0.05)) return Float64Array.from(v);
-  const radius = Math.ceil(3 * sigmaFrames);
-  const kernel = new Float64Array(2 * radius + 1);
-  for (let i = -radius; i <= radius; i++) kernel[i + radius] = Math.exp(-0.5 * (i / sigmaFrames) ** 2);
-  const n = v.length;
-  const out = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    let s = 0;
-    let w = 0;
-    for (let i = -radius; i <= radius; i++) {
-      const j = k + i;
-      if (j < 0 || j >= n) continue;
-      const kw = kernel[i + radius] as number;
-      s += kw * (v[j] as number);
-      w += kw;
-    }
-    out[k] = s / w;
-  }
-  return out;
-}
 
 /** The series moved `frames` earlier (linear interpolation; the ends hold). */
 function advance(v: Float64Array, frames: number): Float64Array {

@@ -74,6 +74,10 @@ export const ANCHOR_SIGMA = 6;
 /** Largest shift of a sample onto its base frame's mouth position, canonical units. */
 export const MAX_MOUTH_SHIFT = 0.12;
 
+function clampShift(x: number): number {
+  return Math.max(-MAX_MOUTH_SHIFT, Math.min(MAX_MOUTH_SHIFT, x));
+}
+
 /**
  * Where the mouth of a tracked frame sits in the canonical frame, beside what the affine pose (fitted on
  * eyes, nose and forehead) explains: its outer-lip box, and an anchor (the corners' midpoint across;
@@ -360,9 +364,8 @@ export class SampleLipSync implements LipSyncEngine {
           const dst = places[index];
           if (mouthMasks && src && dst) {
             // The sample moved onto the base frame's mouth place; a mask around both mouths.
-            const clamp = (x: number): number => Math.max(-MAX_MOUTH_SHIFT, Math.min(MAX_MOUTH_SHIFT, x));
-            const du = clamp(dst.anchorU - src.anchorU);
-            const dv = clamp(dst.anchorV - src.anchorV);
+            const du = clampShift(dst.anchorU - src.anchorU);
+            const dv = clampShift(dst.anchorV - src.anchorV);
             const baseBox = {
               u0: dst.box.u0 - du,
               u1: dst.box.u1 - du,
